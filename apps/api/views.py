@@ -1,0 +1,95 @@
+"""Thin API views: liveness, readiness and the caller's identity."""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import connection
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.entra_auth.claims import Claims
+from apps.entra_auth.runtime import issuer_directory
+from apps.entra_auth.shared_cache import tolerant_cache
+
+logger = logging.getLogger(__name__)
+
+
+class HealthView(APIView):
+    """Liveness: the process answers. No authentication, no database, no cache."""
+
+    authentication_classes: list[type] = []
+    permission_classes = [AllowAny]
+
+    def get(self, request: Request) -> Response:
+        return Response({"status": "ok"})
+
+
+class ReadyView(APIView):
+    """Readiness: database and signing keys; 503 naming what is not ready.
+
+    A shared-cache outage is reported as ``degraded`` but keeps the task in service: every
+    cache user falls back to process memory, and pulling all tasks out of the load balancer
+    would turn a degradation into an outage.
+    """
+
+    authentication_classes: list[type] = []
+    permission_classes = [AllowAny]
+
+    def get(self, request: Request) -> Response:
+        not_ready = [
+            name
+            for name, ok in (("database", _database_ok()), ("signing_keys", _keys_ok()))
+            if not ok
+        ]
+        degraded = [] if _cache_ok() else ["cache"]
+        body = {
+            "status": "not_ready" if not_ready else "ready",
+            "not_ready": not_ready,
+            "degraded": degraded,
+        }
+        response = Response(body, status=503 if not_ready else 200)
+        response["Cache-Control"] = "no-store"
+        return response
+
+
+def _database_ok() -> bool:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        return True
+    except Exception as exc:
+        logger.warning("Readiness: database unavailable: %s", exc)
+        return False
+
+
+def _keys_ok() -> bool:
+    return all(trusted.store.is_ready() for trusted in issuer_directory().all)
+
+
+def _cache_ok() -> bool:
+    tolerant_cache.set("ready:probe", "1", 10)
+    return tolerant_cache.get("ready:probe") == "1"
+
+
+class MeView(APIView):
+    """Who the token says the caller is, as Portico understood it."""
+
+    def get(self, request: Request) -> Response:
+        claims: Claims = request.auth
+        user = request.user
+        return Response(
+            {
+                "oid": claims.oid,
+                "tid": claims.tid,
+                "name": user.display_name,
+                "username": user.preferred_username,
+                "token_type": claims.kind.value,
+                "scopes": sorted(claims.scopes),
+                "roles": sorted(claims.roles),
+                "groups": sorted(claims.groups),
+                "groups_overage": claims.groups_overage,
+            }
+        )

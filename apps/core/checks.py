@@ -1,0 +1,70 @@
+"""Start-up checks of the environment as a whole (the Entra and dev-issuer apps add theirs).
+
+Each message names the variable the operator sets; ``config/wsgi.py`` runs every check and
+refuses to serve on an error.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.checks import CheckMessage, Error, register
+
+from apps.core.conf import KNOWN_KEYS, portico_settings, variable_for
+
+
+@register()
+def check_environment_parsed(**_: object) -> list[CheckMessage]:
+    """core.E001: a variable whose value could not be parsed at all."""
+    return [
+        Error(
+            f"{problem.variable} {problem.message}.",
+            hint=f"Fix or unset {problem.variable} in the environment.",
+            id="core.E001",
+        )
+        for problem in getattr(settings, "PORTICO_ENV_PROBLEMS", ())
+    ]
+
+
+@register()
+def check_known_keys(**_: object) -> list[CheckMessage]:
+    """core.E002: a key in settings.PORTICO that nothing reads (a typo loses a setting)."""
+    unknown = sorted(set(getattr(settings, "PORTICO", {})) - KNOWN_KEYS)
+    return [
+        Error(
+            f"settings.PORTICO has an unknown key {key!r}.",
+            hint=f"Known keys: {', '.join(sorted(KNOWN_KEYS))}.",
+            id="core.E002",
+        )
+        for key in unknown
+    ]
+
+
+@register()
+def check_secret_key(**_: object) -> list[CheckMessage]:
+    """core.E003: outside dev the secret key must come from the environment."""
+    if portico_settings().env == "dev" or len(settings.SECRET_KEY) >= 50:
+        return []
+    return [
+        Error(
+            f"DJANGO_SECRET_KEY is required with {variable_for('ENV')}="
+            f"{portico_settings().env} and must be at least 50 characters.",
+            hint="Generate one with: python -c 'import secrets; print(secrets.token_urlsafe(64))'"
+            " and pass it from the secret store.",
+            id="core.E003",
+        )
+    ]
+
+
+@register()
+def check_allowed_hosts(**_: object) -> list[CheckMessage]:
+    """core.E004: outside dev, ALLOWED_HOSTS must be explicit and never a wildcard."""
+    hosts = settings.ALLOWED_HOSTS
+    if portico_settings().env == "dev" or (hosts and "*" not in hosts):
+        return []
+    return [
+        Error(
+            f"DJANGO_ALLOWED_HOSTS must list this environment's host names; got {hosts!r}.",
+            hint="For example DJANGO_ALLOWED_HOSTS=app-uat.internal.example.com",
+            id="core.E004",
+        )
+    ]

@@ -1,0 +1,41 @@
+"""A logging filter that removes anything token-shaped before a record is written.
+
+Defence in depth: no code logs tokens on purpose, but an exception message, a repr of a
+request or a third-party library might. JWS compact tokens (three base64url segments, the
+first starting with ``eyJ``), ``Bearer ...`` values and ``access_token=...`` query values
+are replaced by ``[redacted]``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+_PATTERNS = (
+    re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.?[A-Za-z0-9_-]*"),
+    re.compile(r"(?i)(bearer\s+)[A-Za-z0-9\-._~+/]+=*"),
+    re.compile(r"(?i)((?:access|id|refresh)_token=)[^&\s\"']+"),
+)
+
+
+def redact(text: str) -> str:
+    """``text`` with every token-shaped substring replaced."""
+    for pattern in _PATTERNS:
+        text = pattern.sub(lambda m: (m.group(1) if m.groups() else "") + "[redacted]", text)
+    return text
+
+
+class RedactTokensFilter(logging.Filter):
+    """Rewrites the formatted message (and exception text) of every record it sees."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        if record.exc_info:
+            # Format the traceback now, redacted, so handlers do not format the raw one.
+            formatter = logging.Formatter()
+            record.exc_text = redact(formatter.formatException(record.exc_info))
+            record.exc_info = None
+        return True
