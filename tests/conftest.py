@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import socket
 import threading
 import time
 import uuid
@@ -43,8 +44,14 @@ class TestKey:
 
     def jwk(self) -> dict[str, Any]:
         public = json.loads(RSAAlgorithm.to_jwk(self.private.public_key()))
-        return {"kty": "RSA", "use": "sig", "kid": self.kid, "x5t": self.kid,
-                "n": public["n"], "e": public["e"]}
+        return {
+            "kty": "RSA",
+            "use": "sig",
+            "kid": self.kid,
+            "x5t": self.kid,
+            "n": public["n"],
+            "e": public["e"],
+        }
 
 
 @pytest.fixture(scope="session")
@@ -93,12 +100,16 @@ class FakeEntra:
         parts = path.strip("/").split("/")
         tenant, rest = parts[0], "/".join(parts[1:])
         if rest == "v2.0/.well-known/openid-configuration":
-            doc = {"issuer": self.issuer("2.0", tenant),
-                   "jwks_uri": f"{self.base_url}/{tenant}/discovery/v2.0/keys"}
+            doc = {
+                "issuer": self.issuer("2.0", tenant),
+                "jwks_uri": f"{self.base_url}/{tenant}/discovery/v2.0/keys",
+            }
             return HTTPStatus.OK, json.dumps(doc).encode()
         if rest == ".well-known/openid-configuration":
-            doc = {"issuer": self.issuer("1.0", tenant),
-                   "jwks_uri": f"{self.base_url}/{tenant}/discovery/keys"}
+            doc = {
+                "issuer": self.issuer("1.0", tenant),
+                "jwks_uri": f"{self.base_url}/{tenant}/discovery/keys",
+            }
             return HTTPStatus.OK, json.dumps(doc).encode()
         if rest in {"discovery/v2.0/keys", "discovery/keys"}:
             if self.mode == "down":
@@ -176,9 +187,14 @@ def b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-def sign_raw(header: dict[str, Any] | bytes, payload: dict[str, Any] | bytes,
-             key: TestKey, alg: str = "RS256") -> str:
+def sign_raw(
+    header: dict[str, Any] | bytes,
+    payload: dict[str, Any] | bytes,
+    key: TestKey,
+    alg: str = "RS256",
+) -> str:
     """A compact JWS over arbitrary header/payload bytes (for malformed-but-signed cases)."""
+
     def segment(part: dict[str, Any] | bytes) -> str:
         return b64url(part if isinstance(part, bytes) else json.dumps(part).encode())
 
@@ -200,15 +216,26 @@ def token_factory(entra: FakeEntra, keys: dict[str, TestKey]) -> TokenFactory:
     ``app=True`` makes an app-only token (``roles``, ``idtyp=app``, no ``scp``).
     """
 
-    def make(*, claims: dict[str, Any] | None = None, header: dict[str, Any] | None = None,
-             key: str = "k1", version: str = "2.0", app: bool = False,
-             now: int | None = None) -> str:
+    def make(
+        *,
+        claims: dict[str, Any] | None = None,
+        header: dict[str, Any] | None = None,
+        key: str = "k1",
+        version: str = "2.0",
+        app: bool = False,
+        now: int | None = None,
+    ) -> str:
         issued = int(time.time()) if now is None else now
         body: dict[str, Any] = {
             "iss": entra.issuer(version),
             "aud": API_CLIENT_ID if version == "2.0" else f"api://{API_CLIENT_ID}",
-            "iat": issued, "nbf": issued, "exp": issued + 3600,
-            "tid": TENANT, "oid": USER_OID, "sub": "pairwise-subject-1", "ver": version,
+            "iat": issued,
+            "nbf": issued,
+            "exp": issued + 3600,
+            "tid": TENANT,
+            "oid": USER_OID,
+            "sub": "pairwise-subject-1",
+            "ver": version,
             "uti": uuid.uuid4().hex[:22],
         }
         client_claim = "azp" if version == "2.0" else "appid"
@@ -216,8 +243,9 @@ def token_factory(entra: FakeEntra, keys: dict[str, TestKey]) -> TokenFactory:
             body.update(oid=DAEMON_OID, sub=DAEMON_OID, idtyp="app", roles=["Portico.Read"])
             body[client_claim] = DAEMON_CLIENT_ID
         else:
-            body.update(scp="access_as_user", name="Test User",
-                        preferred_username="test.user@example.com")
+            body.update(
+                scp="access_as_user", name="Test User", preferred_username="test.user@example.com"
+            )
             body[client_claim] = SPA_CLIENT_ID
         head: dict[str, Any] = {"typ": "JWT", "alg": "RS256", "kid": key}
         for target, changes in ((body, claims or {}), (head, header or {})):
@@ -232,3 +260,136 @@ def token_factory(entra: FakeEntra, keys: dict[str, TestKey]) -> TokenFactory:
 
 
 DAEMON_OID = "0d0d0d0d-1e1e-4f2f-8a3a-4b4b4b4b4b4b"
+
+
+# --- Shared by the attack-vector suites (tests/entra_auth/test_vectors_*.py) ----------------
+
+
+@pytest.fixture
+def spy_urls(settings: Any) -> list[str]:
+    """Routes to the spy views of ``tests.urls``; the returned list records each view run."""
+    from tests import urls as spy
+
+    settings.ROOT_URLCONF = "tests.urls"
+    spy.CALLS.clear()
+    return spy.CALLS
+
+
+@dataclass
+class SpyServer:
+    """A loopback HTTP server that must never be called: it records every request it gets."""
+
+    url: str = ""
+    body: bytes = b"{}"
+    requests: list[str] = field(default_factory=list)
+
+
+@pytest.fixture(scope="session")
+def _spy_http_server() -> Iterator[SpyServer]:
+    state = SpyServer()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            state.requests.append(self.path)
+            self.send_response(HTTPStatus.OK)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(state.body)))
+            self.end_headers()
+            self.wfile.write(state.body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    state.url = f"http://127.0.0.1:{server.server_address[1]}"
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield state
+    server.shutdown()
+
+
+@pytest.fixture
+def spy_server(_spy_http_server: SpyServer, keys: dict[str, TestKey]) -> SpyServer:
+    """An attacker-controlled URL (jku, x5u, ``_claim_sources``) serving the attacker's JWKS."""
+    _spy_http_server.requests.clear()
+    _spy_http_server.body = json.dumps({"keys": [keys["attacker"].jwk()]}).encode()
+    return _spy_http_server
+
+
+def bearer(token: str) -> dict[str, str]:
+    """Test-client keyword arguments sending ``token`` in ``Authorization: Bearer``."""
+    return {"HTTP_AUTHORIZATION": f"Bearer {token}"}
+
+
+BARE_CHALLENGE = 'Bearer realm="portico"'
+
+
+def assert_no_credentials(response: Any) -> None:
+    """401 with the bare challenge (RFC 6750 §3.1: no error code), and the view never ran."""
+    from tests import urls as spy
+
+    assert response.status_code == HTTPStatus.UNAUTHORIZED
+    assert response["WWW-Authenticate"] == BARE_CHALLENGE
+    body = response.json()
+    assert body["code"] == "not_authenticated"
+    assert body["detail"]
+    assert "reason" not in body
+    assert response["Cache-Control"] == "no-store"
+    assert spy.CALLS == []
+
+
+def assert_bad_request(response: Any, reason: str) -> None:
+    """400 ``invalid_request`` for ``reason``, and the view never ran."""
+    from apps.entra_auth.exceptions import INVALID_REQUEST_REASONS
+    from tests import urls as spy
+
+    description = INVALID_REQUEST_REASONS[reason]
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert response["WWW-Authenticate"] == (
+        f'{BARE_CHALLENGE}, error="invalid_request", error_description="{description}"'
+    )
+    assert response.json() == {"detail": description, "code": "invalid_request", "reason": reason}
+    assert response["Cache-Control"] == "no-store"
+    assert spy.CALLS == []
+
+
+def assert_token_refused(response: Any, reason: str) -> None:
+    """401 ``invalid_token`` for ``reason``, and the view never ran."""
+    from apps.entra_auth.exceptions import INVALID_TOKEN_REASONS
+    from tests import urls as spy
+
+    description = INVALID_TOKEN_REASONS[reason]
+    assert response.status_code == HTTPStatus.UNAUTHORIZED
+    assert response["WWW-Authenticate"] == (
+        f'{BARE_CHALLENGE}, error="invalid_token", error_description="{description}"'
+    )
+    assert response.json() == {"detail": description, "code": "invalid_token", "reason": reason}
+    assert response["Cache-Control"] == "no-store"
+    assert spy.CALLS == []
+
+
+def assert_insufficient_scope(response: Any, required: str) -> None:
+    """403 ``insufficient_scope`` naming what ``required`` was, and the view never ran."""
+    from tests import urls as spy
+
+    assert response.status_code == HTTPStatus.FORBIDDEN
+    assert response["WWW-Authenticate"] == (
+        f'{BARE_CHALLENGE}, error="insufficient_scope", scope="{required}"'
+    )
+    body = response.json()
+    assert body["code"] == "insufficient_scope"
+    assert body["detail"]
+    assert body["required"] == [required]
+    assert response["Cache-Control"] == "no-store"
+    assert spy.CALLS == []
+
+
+@pytest.fixture
+def unused_port() -> int:
+    """A loopback TCP port that nothing listens on (bound, then released): a dead server."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+TestKey.__test__ = False  # a key, not a test class: keeps pytest from trying to collect it

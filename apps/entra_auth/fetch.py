@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import http.client
+import time
 import urllib.error
 import urllib.request
 from urllib.parse import urlsplit
+
+_CHUNK_BYTES = 64 * 1024
 
 
 class FetchError(Exception):
@@ -20,20 +24,41 @@ _opener = urllib.request.build_opener(_NoRedirect)
 
 
 def fetch_document(url: str, *, timeout: float, max_bytes: int, allow_http: bool) -> bytes:
-    """The body of ``url``; :class:`FetchError` on any failure, status != 200 or oversize body."""
-    scheme = urlsplit(url).scheme
-    if scheme != "https" and not (allow_http and scheme == "http"):
-        raise FetchError(f"refusing to fetch a non-https URL: {url}")
-    request = urllib.request.Request(url, headers={"Accept": "application/json"})  # noqa: S310
+    """The body of ``url``; :class:`FetchError` on any failure, status != 200 or oversize body.
+
+    ``timeout`` bounds each socket operation and the reading of the body as a whole: a server
+    that trickles a byte at a time would otherwise hold the key store's lock for as long as
+    it likes.
+    """
+    deadline = time.monotonic() + timeout
     try:
+        scheme = urlsplit(url).scheme
+        if scheme != "https" and not (allow_http and scheme == "http"):
+            raise FetchError(f"refusing to fetch a non-https URL: {url}")
+        request = urllib.request.Request(url, headers={"Accept": "application/json"})  # noqa: S310
         with _opener.open(request, timeout=timeout) as response:
             if response.status != 200:
                 raise FetchError(f"{url} answered {response.status}")
-            body = response.read(max_bytes + 1)
+            return _read_body(response, url=url, max_bytes=max_bytes, deadline=deadline)
     except FetchError:
         raise
-    except (OSError, ValueError) as exc:  # URLError, HTTPError, timeouts, bad URLs
+    # URLError, HTTPError, timeouts, bad URLs; HTTPException: a malformed status line, header
+    # or chunk, which urllib passes through unwrapped.
+    except (OSError, ValueError, http.client.HTTPException) as exc:
         raise FetchError(f"{url}: {exc}") from exc
-    if len(body) > max_bytes:
-        raise FetchError(f"{url} answered more than {max_bytes} bytes")
-    return body
+
+
+def _read_body(
+    response: http.client.HTTPResponse, *, url: str, max_bytes: int, deadline: float
+) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while size <= max_bytes:
+        if time.monotonic() > deadline:
+            raise FetchError(f"{url} took longer than the fetch timeout")
+        chunk = response.read1(_CHUNK_BYTES)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+        size += len(chunk)
+    raise FetchError(f"{url} answered more than {max_bytes} bytes")

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -63,9 +64,10 @@ class KeySnapshot:
     @classmethod
     def from_shared(cls, value: Any) -> KeySnapshot | None:
         try:
-            return cls(value["issuer"], tuple(value["jwks"]), float(value["fetched_at"]))
+            snap = cls(value["issuer"], tuple(value["jwks"]), float(value["fetched_at"]))
         except (TypeError, KeyError, ValueError):
             return None
+        return snap if math.isfinite(snap.fetched_at) else None
 
 
 def parse_jwks(document: Any) -> dict[str, RSAPublicKey]:
@@ -133,7 +135,7 @@ class SigningKeyStore:
         # (snapshot, keys) replaced as one tuple, so readers never see a half-installed set.
         self._state: tuple[KeySnapshot, dict[str, RSAPublicKey]] | None = None
         self._last_attempt = float("-inf")
-        self.keys_version = ""  # changes whenever the set of keys changes
+        self._version = ""
         digest = hashlib.sha256(discovery_url.encode()).hexdigest()[:24]
         self._shared_key = f"entra:keys:{digest}"
         self._gate_key = f"entra:keys-gate:{digest}"
@@ -170,6 +172,12 @@ class SigningKeyStore:
         except KeysUnavailable:
             return False
         return bool(self._usable_keys())
+
+    @property
+    def keys_version(self) -> str:
+        """Changes whenever the set of usable keys changes, expiry included: the validator
+        caches validated tokens under it, so none is accepted after the keys' hard TTL."""
+        return self._version if self._usable_keys() else ""
 
     @property
     def _snapshot(self) -> KeySnapshot | None:
@@ -223,18 +231,26 @@ class SigningKeyStore:
         current = self._snapshot
         if snap is None or (current is not None and snap.fetched_at <= current.fetched_at):
             return
+        # Distrust what cannot be right: a snapshot from the future (clock skew, or a write
+        # by someone else) would stop every refresh; one for another issuer would widen trust.
+        future = snap.fetched_at > self._clock() + 60
+        if future or (self.expected_issuer is not None and snap.issuer != self.expected_issuer):
+            return
         try:
             self._install(snap, parse_jwks({"keys": list(snap.jwks)}))
         except FetchError:
             return
 
     def _fetch_and_install(self) -> None:
-        self._last_attempt = self._clock()
         try:
             snap, keys = self._fetch_snapshot()
         except FetchError as exc:
             logger.warning("Signing key fetch failed for %s: %s", self.discovery_url, exc)
             return
+        finally:
+            # Gaps count from the end of an attempt: a fetch that hung until its timeout
+            # must not hand each thread queued on the lock a fresh attempt of its own.
+            self._last_attempt = self._clock()
         self._install(snap, keys)
         self._shared.set(self._shared_key, snap.to_shared(), self._max_age)
 
@@ -257,7 +273,7 @@ class SigningKeyStore:
 
     def _install(self, snap: KeySnapshot, keys: dict[str, RSAPublicKey]) -> None:
         self._state = (snap, keys)
-        self.keys_version = _fingerprint(snap.jwks)
+        self._version = _fingerprint(snap.jwks)
 
 
 def _json(body: bytes) -> dict[str, Any]:
