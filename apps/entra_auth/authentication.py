@@ -80,10 +80,11 @@ def bearer_token(request: Request) -> str | None:
         return None
     if not header.isascii():
         raise InvalidRequest("not_ascii")
+    fields = header.split(",")  # gunicorn and wsgiref join repeated headers with commas
+    if len(fields) > 1 and any(_SCHEME.match(field.lstrip(" \t")) for field in fields):
+        raise InvalidRequest("duplicate")  # also "Basic ...,Bearer ...": a Bearer attempt
     if not _SCHEME.match(header):
         return None
-    if "," in header:  # gunicorn and wsgiref join repeated headers with commas
-        raise InvalidRequest("duplicate")
     credentials = header[len("bearer") :].lstrip(" ")
     if not credentials.strip():
         raise InvalidRequest("empty")
@@ -121,6 +122,10 @@ class EntraBearerAuthentication(BaseAuthentication):
         except KeysUnavailable:
             logger.error("No usable signing keys: answering 503")
             raise SigningKeysUnavailable() from None
+        if claims.groups_overage:
+            # Spec §6.3: the groups are not listed, so group-derived permissions are absent;
+            # the URL in _claim_sources is never called. Counted from this log line.
+            logger.info("groups_overage: the token lists no groups")
         user = user_for_claims(claims)
         if not user.is_active:
             raise PrincipalDisabled()

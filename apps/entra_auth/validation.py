@@ -32,6 +32,7 @@ MAX_TOKEN_LENGTH = 16_384
 MAX_LIFETIME_SECONDS = 30 * 3600  # CAE long-lived tokens live up to 28 h (spec §5)
 _JWS_SHAPE = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_NOT_TEXT = re.compile(r"[\x00\ud800-\udfff]")
 _FORBIDDEN_HEADERS = frozenset({"jku", "jwk", "x5u", "x5c", "crit"})
 _RS256 = RSAAlgorithm(RSAAlgorithm.SHA256)
 _TIME_CLAIMS = ("exp", "nbf", "iat")
@@ -80,6 +81,8 @@ class TokenValidator:
         """The claims of ``token``; raises InvalidToken, or KeysUnavailable (fetch failed)."""
         if len(token) > MAX_TOKEN_LENGTH:
             raise InvalidToken("too_large")
+        if not token.isascii():  # first: only ASCII is hashed and decoded below
+            raise InvalidToken("malformed")
         digest = hashlib.sha256(token.encode()).digest()
         claims = self._cached(digest)
         if claims is not None:
@@ -111,10 +114,11 @@ class TokenValidator:
         header = _decode_json(header_b64)
         kid = _check_header(header)
         payload = _decode_json(payload_b64)
+        signature = _b64decode(signature_b64)  # all parsing before any key fetch
         trusted = self._issuers.resolve(payload)
         key = trusted.store.key(kid)
         signing_input = f"{header_b64}.{payload_b64}".encode()
-        if not _RS256.verify(signing_input, key, _b64decode(signature_b64)):
+        if not _RS256.verify(signing_input, key, signature):
             raise InvalidToken("bad_signature")
         return self._claims(payload, trusted), trusted
 
@@ -141,10 +145,18 @@ class TokenValidator:
 
 
 def _b64decode(segment: str) -> bytes:
+    """Strict unpadded base64url (RFC 7515 §2): the one canonical spelling of the bytes.
+
+    The stdlib decoder ignores the spare low bits of the last character, so without the
+    round trip each token would have several spellings that all verify (RFC 4648 §3.5).
+    """
     try:
-        return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+        data = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
     except (binascii.Error, ValueError) as exc:
         raise InvalidToken("malformed") from exc
+    if base64.urlsafe_b64encode(data).rstrip(b"=") != segment.encode():
+        raise InvalidToken("malformed")
+    return data
 
 
 def _decode_json(segment: str) -> dict[str, Any]:
@@ -186,22 +198,30 @@ def _check_types(payload: Mapping[str, Any]) -> None:
         if type(value) is not int:  # not bool, float, str
             raise InvalidToken("bad_claim_type")
     for name in _STRING_CLAIMS + _OPTIONAL_STRINGS:
-        if name in payload and not isinstance(payload[name], str):
+        if name in payload and not _is_text(payload[name]):
             raise InvalidToken("bad_audience" if name == "aud" else "bad_claim_type")
     for name in _OPTIONAL_STRING_LISTS:
         value = payload.get(name)
-        if value is not None and not (
-            isinstance(value, list) and all(isinstance(item, str) for item in value)
-        ):
+        if value is not None and not (isinstance(value, list) and all(map(_is_text, value))):
             raise InvalidToken("bad_claim_type")
+
+
+def _is_text(value: Any) -> bool:
+    """A string that can be stored and rendered. JSON escapes can spell NUL and lone UTF-16
+    surrogates (``\\u0000``, ``\\ud800``); Entra never sends them, PostgreSQL text columns
+    refuse NUL, and neither surrogate can be encoded as UTF-8 in a response."""
+    return isinstance(value, str) and not _NOT_TEXT.search(value)
 
 
 def _build_claims(payload: Mapping[str, Any], trusted: TrustedIssuer) -> Claims:
     client_id = payload.get("azp") if trusted.version == "2.0" else payload.get("appid")
     if not client_id or "nonce" in payload:
         raise InvalidToken("not_access_token")  # ID tokens carry nonce and no azp/appid
+    if not GUID.fullmatch(client_id.lower()):
+        raise InvalidToken("bad_claim_type")  # an application (client) id is a GUID
     scp, roles = payload.get("scp"), payload.get("roles")
-    if scp is None and roles is None:
+    scopes = frozenset(item for item in (scp or "").split(" ") if item)
+    if not scopes and not roles:  # absent, or "scp": "" / "roles": []: nothing was granted
         raise InvalidToken("no_permissions")
     idtyp = payload.get("idtyp")
     if idtyp == "app" and scp is not None:
@@ -227,7 +247,7 @@ def _build_claims(payload: Mapping[str, Any], trusted: TrustedIssuer) -> Claims:
         audience=payload["aud"],
         expires_at=payload["exp"],
         issued_at=payload["iat"],
-        scopes=frozenset(item for item in (scp or "").split(" ") if item),
+        scopes=scopes,
         roles=frozenset(roles or ()),
         groups=frozenset(payload.get("groups") or ()),
         groups_overage=overage,
