@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -83,13 +84,16 @@ class EnvReader:
             return default
         return tuple(item for item in value.replace(",", " ").split() if item)
 
-    def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
+    def choice(
+        self, name: str, default: str, choices: tuple[str, ...], *, invalid: str | None = None
+    ) -> str:
+        """One of ``choices``; a bad value is a problem and gives ``invalid`` (or the default)."""
         value = self.text(name, default)
         if value not in choices:
             self.problems.append(
                 EnvProblem(name, f"must be one of {', '.join(choices)}; got {value!r}")
             )
-            return default
+            return default if invalid is None else invalid
         return value
 
 
@@ -101,7 +105,24 @@ def reader(environ: Mapping[str, str] | None = None) -> EnvReader:
 def dev_secret_key(path: Path) -> str:
     """A dev-only secret generated once into ``var/`` (ignored by git) and shared by workers."""
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("dev-only-" + secrets.token_urlsafe(40))
-        path.chmod(0o600)
+        create_once(path, ("dev-only-" + secrets.token_urlsafe(40)).encode())
     return path.read_text().strip()
+
+
+def create_once(path: Path, content: bytes) -> None:
+    """Write ``content`` to ``path``, readable by its owner only, unless ``path`` exists.
+
+    The file appears whole or not at all (a private temporary file, then an atomic link), so
+    workers starting together never read a half-written file, and all of them end up with
+    whichever value was linked first instead of each keeping its own.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # mode 0600
+    try:
+        with os.fdopen(fd, "wb") as file:
+            file.write(content)
+        os.link(temporary, path)
+    except FileExistsError:
+        pass  # another process created it first: theirs is the one
+    finally:
+        os.unlink(temporary)

@@ -19,7 +19,8 @@ VAR_DIR = BASE_DIR / "var"
 
 env = envmod.reader()
 
-PORTICO_ENV = env.choice("PORTICO_ENV", "dev", envmod.ENVIRONMENTS)
+# A misspelt environment name is treated as prod (the strictest) while core.E001 reports it.
+PORTICO_ENV = env.choice("PORTICO_ENV", "dev", envmod.ENVIRONMENTS, invalid="prod")
 IS_DEV = PORTICO_ENV == "dev"
 
 SECRET_KEY = env.text("DJANGO_SECRET_KEY") or (
@@ -105,8 +106,9 @@ else:
 # One namespaced dict, read through apps.core.conf.portico_settings(). Keys are named after
 # the environment variable that sets them (PORTICO_ prefix dropped), so every check message
 # names what the operator has to change.
+# GUIDs are compared verbatim with the token's tid and aud, which Entra writes in lower case.
 _tenant = env.text("ENTRA_TENANT_ID", envmod.DEV_TENANT_ID if IS_DEV else "").lower()
-_api_client_id = env.text("ENTRA_API_CLIENT_ID", envmod.DEV_API_CLIENT_ID if IS_DEV else "")
+_api_client_id = env.text("ENTRA_API_CLIENT_ID", envmod.DEV_API_CLIENT_ID if IS_DEV else "").lower()
 _dev_issuer = env.flag("PORTICO_DEV_ISSUER", IS_DEV)
 PORTICO = {
     "ENV": PORTICO_ENV,
@@ -202,6 +204,13 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["console"], "level": env.text("PORTICO_LOG_LEVEL", "INFO")},
+    # Django's default config gives these loggers handlers of its own, without the filter
+    # (runserver's access log prints query strings, which may carry access_token=): clear
+    # them, so that their records reach the root's filtered handler only.
+    "loggers": {
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        "django.server": {"handlers": [], "level": "INFO", "propagate": True},
+    },
 }
 
 # Problems found while parsing the environment; reported by the check core.E001.

@@ -7,7 +7,7 @@ refuses to serve on an error.
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.checks import CheckMessage, Error, register
+from django.core.checks import CheckMessage, Critical, Error, register
 
 from apps.core.conf import KNOWN_KEYS, portico_settings, variable_for
 
@@ -66,5 +66,23 @@ def check_allowed_hosts(**_: object) -> list[CheckMessage]:
             f"DJANGO_ALLOWED_HOSTS must list this environment's host names; got {hosts!r}.",
             hint="For example DJANGO_ALLOWED_HOSTS=app-uat.internal.example.com",
             id="core.E004",
+        )
+    ]
+
+
+@register()
+def check_debug_in_prod(**_: object) -> list[CheckMessage]:
+    """core.C001: DEBUG in prod shows settings and request data on error pages.
+
+    Django's own warning (security.W018) only runs under ``check --deploy``, which
+    ``config/wsgi.py`` does not run; this one stops gunicorn from serving.
+    """
+    if portico_settings().env != "prod" or not settings.DEBUG:
+        return []
+    return [
+        Critical(
+            f"DJANGO_DEBUG is on with {variable_for('ENV')}=prod.",
+            hint="Unset DJANGO_DEBUG (it defaults to off outside dev).",
+            id="core.C001",
         )
     ]

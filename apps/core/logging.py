@@ -1,9 +1,9 @@
 """A logging filter that removes anything token-shaped before a record is written.
 
 Defence in depth: no code logs tokens on purpose, but an exception message, a repr of a
-request or a third-party library might. JWS compact tokens (three base64url segments, the
-first starting with ``eyJ``), ``Bearer ...`` values and ``access_token=...`` query values
-are replaced by ``[redacted]``.
+request or a third-party library might. JWS and JWE compact tokens, and their header or
+payload segments on their own (base64url JSON objects start with ``eyJ``), ``Bearer ...``
+values and ``access_token=...`` query values are replaced by ``[redacted]``.
 """
 
 from __future__ import annotations
@@ -12,8 +12,10 @@ import logging
 import re
 
 _PATTERNS = (
-    re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.?[A-Za-z0-9_-]*"),
-    re.compile(r"(?i)(bearer\s+)[A-Za-z0-9\-._~+/]+=*"),
+    re.compile(r"eyJ[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]*)*"),
+    # 16+ characters: every real credential is longer, and "Bearer token refused" or
+    # 'Bearer realm="portico"' must stay readable.
+    re.compile(r"(?i)(bearer\s+)[A-Za-z0-9\-._~+/]{16,}=*"),
     re.compile(r"(?i)((?:access|id|refresh)_token=)[^&\s\"']+"),
 )
 

@@ -15,6 +15,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from django.conf import settings
 from jwt.algorithms import RSAAlgorithm
 
+from config.env import create_once
+
 _lock = threading.Lock()
 
 
@@ -28,15 +30,14 @@ def signing_key() -> rsa.RSAPrivateKey:
     path = _key_path()
     with _lock:
         if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
             key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
             pem = key.private_bytes(
                 serialization.Encoding.PEM,
                 serialization.PrivateFormat.PKCS8,
                 serialization.NoEncryption(),
             )
-            path.touch(mode=0o600)
-            path.write_bytes(pem)
+            # Another process (a worker, mint_token) may be creating it too: one key wins.
+            create_once(path, pem)
         loaded = serialization.load_pem_private_key(path.read_bytes(), password=None)
     if not isinstance(loaded, rsa.RSAPrivateKey):
         raise TypeError(f"{path} does not hold an RSA private key")

@@ -24,7 +24,6 @@ from apps.entra_auth.models import User
 from apps.entra_auth.shared_cache import tolerant_cache
 
 _LOCAL_SIZE = 50_000
-_SHARED_TIMEOUT = 300
 
 
 @dataclass(frozen=True)
@@ -72,7 +71,7 @@ def user_for_claims(claims: Claims) -> User:
     user = _from_shared(identity)
     if user is None or Profile.of(user) != profile:
         user = _synchronised(identity, profile)
-        tolerant_cache.set(_shared_key(*identity), user, _SHARED_TIMEOUT)
+        tolerant_cache.set(_shared_key(*identity), user, _ttl())
     _local.put(identity, (user, profile, now))
     return copy.copy(user)
 

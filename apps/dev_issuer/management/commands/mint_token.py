@@ -52,7 +52,9 @@ class Command(BaseCommand):
         parser.add_argument("--expires-in", type=int, default=3600, help="seconds")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        if not portico_settings().dev_issuer:
+        conf = portico_settings()
+        # call_command() skips the system checks, so dev_issuer.C001 cannot be relied on here.
+        if not conf.dev_issuer or conf.env != "dev":
             raise CommandError(
                 "The dev issuer is off (PORTICO_DEV_ISSUER=0 or not PORTICO_ENV=dev)."
             )
