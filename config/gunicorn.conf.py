@@ -17,9 +17,11 @@ limit_request_line = 8190
 header_map = "drop"
 
 # The ALB's idle timeout is 60 s: keep connections open longer so it never reuses a dead one.
+# (Applies to threaded/async workers; the default sync worker closes after each response.)
 keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "75"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
-accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-")
+# GUNICORN_ACCESSLOG= (empty) turns the access log off.
+accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-") or None
 # No query string (it may carry access_token=) and no Authorization header in access logs.
 access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'

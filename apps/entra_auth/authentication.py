@@ -72,9 +72,10 @@ class PrincipalDisabled(exceptions.PermissionDenied):
     default_code = "principal_disabled"
 
 
-def bearer_token(request: Request) -> str | None:
-    """The token of ``Authorization: Bearer <token>``; None when the request has no Bearer
-    credentials (no header, another scheme); raises InvalidRequest when it is malformed."""
+def bearer_credentials(request: Request) -> str | None:
+    """What follows ``Bearer`` in the Authorization header; None when the request has no
+    Bearer credentials (no header, another scheme); InvalidRequest when it is malformed.
+    The token's own characters are checked by :func:`check_token_syntax`."""
     header = request.META.get("HTTP_AUTHORIZATION")
     if header is None:
         return None
@@ -88,11 +89,13 @@ def bearer_token(request: Request) -> str | None:
     credentials = header[len("bearer") :].lstrip(" ")
     if not credentials.strip():
         raise InvalidRequest("empty")
+    return credentials
+
+
+def check_token_syntax(credentials: str) -> None:
+    """RFC 6750 §2.1 ``b64token``: one token, nothing else (no second credential, no tab)."""
     if not _B64TOKEN.fullmatch(credentials):
         raise InvalidRequest("syntax")
-    if _token_also_elsewhere(request):
-        raise InvalidRequest("several_methods")
-    return credentials
 
 
 def _token_also_elsewhere(request: Request) -> bool:
@@ -107,14 +110,21 @@ class EntraBearerAuthentication(BaseAuthentication):
     """Authenticates ``/api`` requests with an Entra access token (RFC 6750 §2.1 only)."""
 
     def authenticate(self, request: Request) -> tuple[User, Claims] | None:
+        validator = token_validator()
         try:
-            token = bearer_token(request)
+            token = bearer_credentials(request)
+            if token is None:
+                return None
+            # A token validated before passed stricter checks than the syntax check: skip it.
+            claims = validator.recall(token)
+            if claims is None:
+                check_token_syntax(token)
+            if _token_also_elsewhere(request):
+                raise InvalidRequest("several_methods")
         except InvalidRequest as error:
             raise MalformedRequest(error) from None
-        if token is None:
-            return None
         try:
-            claims = token_validator().validate(token)
+            claims = claims or validator.validate(token)
         except InvalidToken as error:
             setattr(request, _FAILURE_ATTR, error)
             logger.info("Bearer token refused: %s", error.reason)

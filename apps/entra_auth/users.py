@@ -9,7 +9,6 @@ a user evicts it, here and in the shared cache; other processes notice within th
 
 from __future__ import annotations
 
-import copy
 import time
 from dataclasses import dataclass
 
@@ -57,23 +56,40 @@ class Profile:
         )
 
 
-_local: BoundedLRU[tuple[str, str], tuple[User, Profile, float]] = BoundedLRU(_LOCAL_SIZE)
+@dataclass(frozen=True)
+class _Entry:
+    user: User
+    profile: Profile
+    claims: Claims  # the validator hands out the same object for a repeated token
+    cached_at: float
+
+
+_local: BoundedLRU[tuple[str, str], _Entry] = BoundedLRU(_LOCAL_SIZE)
 
 
 def user_for_claims(claims: Claims) -> User:
     """The user for a validated token, created just in time, with its profile refreshed."""
     identity = (claims.tid, claims.oid)
-    profile = Profile.from_claims(claims)
     now = time.monotonic()
     entry = _local.get(identity)
-    if entry is not None and entry[1] == profile and now - entry[2] < _ttl():
-        return copy.copy(entry[0])
+    fresh = entry is not None and now - entry.cached_at < _ttl()
+    if fresh and (entry.claims is claims or entry.profile == Profile.from_claims(claims)):
+        return _copy(entry.user)
+    profile = Profile.from_claims(claims)
     user = _from_shared(identity)
     if user is None or Profile.of(user) != profile:
         user = _synchronised(identity, profile)
         tolerant_cache.set(_shared_key(*identity), user, _ttl())
-    _local.put(identity, (user, profile, now))
-    return copy.copy(user)
+    _local.put(identity, _Entry(user, profile, claims, now))
+    return _copy(user)
+
+
+def _copy(user: User) -> User:
+    """A per-request copy; Django's ``__getstate__`` copies ``_state`` and is cheaper than
+    ``copy.copy``, which goes through pickling's ``__reduce_ex__``."""
+    clone = User.__new__(User)
+    clone.__dict__.update(user.__getstate__())
+    return clone
 
 
 def _ttl() -> float:

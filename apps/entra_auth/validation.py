@@ -33,6 +33,8 @@ MAX_LIFETIME_SECONDS = 30 * 3600  # CAE long-lived tokens live up to 28 h (spec 
 _JWS_SHAPE = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _NOT_TEXT = re.compile(r"[\x00\ud800-\udfff]")
+# Base64url's last character, by segment length mod 4, when its spare low bits are zero.
+_CANONICAL_LAST = {2: frozenset("AQgw"), 3: frozenset("AEIMQUYcgkosw048")}
 _FORBIDDEN_HEADERS = frozenset({"jku", "jwk", "x5u", "x5c", "crit"})
 _RS256 = RSAAlgorithm(RSAAlgorithm.SHA256)
 _TIME_CLAIMS = ("exp", "nbf", "iat")
@@ -91,6 +93,16 @@ class TokenValidator:
         self._remember(digest, claims, trusted)
         return claims
 
+    def recall(self, token: str) -> Claims | None:
+        """The claims of a token validated before and still valid; None otherwise.
+
+        The fast path for repeated tokens: a hit has passed every check already, so callers
+        may skip their own syntax checks, which cost more than this look-up.
+        """
+        if len(token) > MAX_TOKEN_LENGTH or not token.isascii():
+            return None
+        return self._cached(hashlib.sha256(token.encode()).digest())
+
     # --- the cache of validated tokens ------------------------------------------------
     def _cached(self, digest: bytes) -> Claims | None:
         entry = self._cache.get(digest)
@@ -113,7 +125,7 @@ class TokenValidator:
         header_b64, payload_b64, signature_b64 = token.split(".")
         header = _decode_json(header_b64)
         kid = _check_header(header)
-        payload = _decode_json(payload_b64)
+        payload = _decode_json(payload_b64, storable=True)
         signature = _b64decode(signature_b64)  # all parsing before any key fetch
         trusted = self._issuers.resolve(payload)
         key = trusted.store.key(kid)
@@ -147,30 +159,39 @@ class TokenValidator:
 def _b64decode(segment: str) -> bytes:
     """Strict unpadded base64url (RFC 7515 §2): the one canonical spelling of the bytes.
 
-    The stdlib decoder ignores the spare low bits of the last character, so without the
-    round trip each token would have several spellings that all verify (RFC 4648 §3.5).
+    The stdlib decoder ignores the spare low bits of the last character, so each token would
+    otherwise have several spellings that all verify (RFC 4648 §3.5): those bits must be 0.
     """
+    spare_bits_clear = _CANONICAL_LAST.get(len(segment) % 4)
+    if spare_bits_clear is not None and segment[-1] not in spare_bits_clear:
+        raise InvalidToken("malformed")
     try:
-        data = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+        return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
     except (binascii.Error, ValueError) as exc:
         raise InvalidToken("malformed") from exc
-    if base64.urlsafe_b64encode(data).rstrip(b"=") != segment.encode():
-        raise InvalidToken("malformed")
-    return data
-
-
-def _decode_json(segment: str) -> dict[str, Any]:
-    try:
-        value = json.loads(_b64decode(segment).decode("utf-8"), parse_constant=_reject_constant)
-    except (ValueError, RecursionError, UnicodeDecodeError) as exc:
-        raise InvalidToken("malformed") from exc
-    if not isinstance(value, dict):
-        raise InvalidToken("malformed")
-    return value
 
 
 def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not JSON")  # NaN, Infinity: Python accepts them, JSON does not
+
+
+_JSON = json.JSONDecoder(parse_constant=_reject_constant)
+
+
+def _decode_json(segment: str, *, storable: bool = False) -> dict[str, Any]:
+    """A JSON object from a segment; ``storable``: its strings can go into the database."""
+    try:
+        text = _b64decode(segment).decode("utf-8")
+        value = _JSON.decode(text)
+    except (ValueError, RecursionError, UnicodeDecodeError) as exc:
+        raise InvalidToken("malformed") from exc
+    if not isinstance(value, dict):
+        raise InvalidToken("malformed")
+    # NUL and lone UTF-16 surrogates can only arrive as \u escapes (strict JSON refuses raw
+    # control characters, UTF-8 cannot encode surrogates): scan only when there are escapes.
+    if storable and "\\u" in text and not all(map(_is_storable, value.values())):
+        raise InvalidToken("bad_claim_type")
+    return value
 
 
 def _check_header(header: Mapping[str, Any]) -> str:
@@ -198,19 +219,24 @@ def _check_types(payload: Mapping[str, Any]) -> None:
         if type(value) is not int:  # not bool, float, str
             raise InvalidToken("bad_claim_type")
     for name in _STRING_CLAIMS + _OPTIONAL_STRINGS:
-        if name in payload and not _is_text(payload[name]):
+        if name in payload and not isinstance(payload[name], str):
             raise InvalidToken("bad_audience" if name == "aud" else "bad_claim_type")
     for name in _OPTIONAL_STRING_LISTS:
         value = payload.get(name)
-        if value is not None and not (isinstance(value, list) and all(map(_is_text, value))):
+        if value is not None and not (
+            isinstance(value, list) and all(isinstance(item, str) for item in value)
+        ):
             raise InvalidToken("bad_claim_type")
 
 
-def _is_text(value: Any) -> bool:
-    """A string that can be stored and rendered. JSON escapes can spell NUL and lone UTF-16
-    surrogates (``\\u0000``, ``\\ud800``); Entra never sends them, PostgreSQL text columns
-    refuse NUL, and neither surrogate can be encoded as UTF-8 in a response."""
-    return isinstance(value, str) and not _NOT_TEXT.search(value)
+def _is_storable(value: Any) -> bool:
+    """No NUL or lone surrogate in a top-level string or list of strings. Entra never sends
+    them; PostgreSQL text columns refuse NUL, and surrogates cannot be encoded as UTF-8."""
+    if isinstance(value, str):
+        return not _NOT_TEXT.search(value)
+    if isinstance(value, list):
+        return all(_is_storable(item) for item in value if isinstance(item, str))
+    return True
 
 
 def _build_claims(payload: Mapping[str, Any], trusted: TrustedIssuer) -> Claims:

@@ -1,0 +1,1 @@
+"""Load and micro-benchmarks; run from the repository root with ``python -m benchmarks.<name>``."""
