@@ -44,7 +44,16 @@ INSTALLED_APPS = [
     "apps.core",
     "apps.entra_auth",
     "apps.dev_issuer",
+    "apps.rbac",
+    "apps.projects",
     "apps.api",
+]
+
+# Entra principals get exactly what their token's mappings grant; Django's stored permissions
+# and passwords serve local break-glass accounts only (apps/rbac/backends.py).
+AUTHENTICATION_BACKENDS = [
+    "apps.rbac.backends.MappedPermissionsBackend",
+    "apps.rbac.backends.LocalAccountsBackend",
 ]
 
 MIDDLEWARE = [
@@ -131,6 +140,12 @@ PORTICO = {
     "ENTRA_SPA_SCOPES": env.items(
         "ENTRA_SPA_SCOPES", (f"api://{_api_client_id}/access_as_user",) if IS_DEV else ()
     ),
+    # An app role value that always grants RBAC administration and admin site access, so a
+    # new environment can be administered without a local superuser.
+    "RBAC_ADMIN_ROLE": env.text("PORTICO_RBAC_ADMIN_ROLE", "Portico.Admin" if IS_DEV else ""),
+    # Groups overage: resolve groups through Microsoft Graph (off by default; docs/rbac.md).
+    "RBAC_GRAPH_GROUPS": env.flag("PORTICO_RBAC_GRAPH_GROUPS", False),
+    "RBAC_GRAPH_CACHE_SECONDS": env.integer("PORTICO_RBAC_GRAPH_CACHE_SECONDS", 600),
 }
 
 # --- HTTP, security ---------------------------------------------------------------------
@@ -165,7 +180,7 @@ else:
 REST_FRAMEWORK = {
     # The bearer class must come first: DRF builds WWW-Authenticate from the first class
     # only and turns every 401 into a 403 when it has none (entra-token-spec §8.3).
-    "DEFAULT_AUTHENTICATION_CLASSES": ["apps.entra_auth.authentication.EntraBearerAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["apps.rbac.authentication.MappedEntraAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "EXCEPTION_HANDLER": "apps.core.exception_handler.api_exception_handler",

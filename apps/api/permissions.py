@@ -91,3 +91,24 @@ def require_app_roles(*roles: str, all_of: bool = False) -> type[BasePermission]
     return type(
         "RequireAppRoles", (_RequireAppRoles,), {"values": frozenset(roles), "require_all": all_of}
     )
+
+
+class _RequireDjangoPermissions(BasePermission):
+    """Grants when ``request.user.has_perms(...)``: mapped permissions, any token kind."""
+
+    perms: frozenset[str] = frozenset()
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        if _claims(request) is None:
+            return False
+        missing = {perm for perm in self.perms if not request.user.has_perm(perm)}
+        if missing:
+            raise InsufficientScope(
+                detail="The token's roles, groups and scopes do not grant this", required=missing
+            )
+        return True
+
+
+def require_permissions(*perms: str) -> type[BasePermission]:
+    """Tokens whose mappings grant all of ``perms`` (``app_label.codename``)."""
+    return type("RequirePermissions", (_RequireDjangoPermissions,), {"perms": frozenset(perms)})

@@ -13,6 +13,8 @@ from rest_framework.views import APIView
 from apps.entra_auth.claims import Claims
 from apps.entra_auth.runtime import issuer_directory
 from apps.entra_auth.shared_cache import tolerant_cache
+from apps.rbac.backends import grant_of
+from apps.rbac.resolution import Grant
 
 logger = logging.getLogger(__name__)
 
@@ -75,11 +77,12 @@ def _cache_ok() -> bool:
 
 
 class MeView(APIView):
-    """Who the token says the caller is, as Portico understood it."""
+    """Who the token says the caller is, and what the mappings let it do."""
 
     def get(self, request: Request) -> Response:
         claims: Claims = request.auth
         user = request.user
+        grant = grant_of(user) or Grant()
         return Response(
             {
                 "oid": claims.oid,
@@ -91,5 +94,12 @@ class MeView(APIView):
                 "roles": sorted(claims.roles),
                 "groups": sorted(claims.groups),
                 "groups_overage": claims.groups_overage,
+                "permissions": sorted(grant.permissions),
+                "is_staff": grant.is_staff,
+                "is_superuser": grant.is_superuser,
+                "matched_rules": [
+                    {"id": r.id, "kind": r.source_kind, "value": r.source_value, "label": r.label}
+                    for r in grant.rules
+                ],
             }
         )

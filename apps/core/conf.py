@@ -31,6 +31,9 @@ class PorticoSettings:
     entra_keys_refresh_min_seconds: int = 300
     entra_spa_client_id: str = ""
     entra_spa_scopes: tuple[str, ...] = ()
+    rbac_admin_role: str = ""
+    rbac_graph_groups: bool = False
+    rbac_graph_cache_seconds: int = 600
     # Not set from the environment: operational constants with safe defaults.
     entra_keys_fetch_timeout_seconds: float = 5.0
     entra_keys_max_bytes: int = 1024 * 1024

@@ -20,6 +20,10 @@ ME_FIELDS = {
     "roles",
     "groups",
     "groups_overage",
+    "permissions",
+    "is_staff",
+    "is_superuser",
+    "matched_rules",
 }
 
 
@@ -107,6 +111,10 @@ def test_me_for_a_delegated_token(client, token_factory):
         "roles": ["Portico.Editor", "Portico.Reader"],
         "groups": ["g-1", "g-2"],
         "groups_overage": False,
+        "permissions": [],  # no mapping rule exists: deny by default
+        "is_staff": False,
+        "is_superuser": False,
+        "matched_rules": [],
     }
 
 

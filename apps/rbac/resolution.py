@@ -1,0 +1,177 @@
+"""Claims -> permissions, from an in-memory snapshot of the active rules.
+
+The snapshot is tagged with a version kept in the shared cache. Every change to a rule (admin,
+API, import) or to a targeted group's permissions sets a new version (``signals.py``), so each
+worker and container reloads on its next request. Warm cost: one cache read and dictionary
+look-ups proportional to the token's roles, groups and scopes; no database query.
+
+When the shared cache is unreachable, the process keeps its snapshot and reloads it from the
+database at most every ``DEGRADED_RELOAD_SECONDS``, so changes still arrive, a little later.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from apps.core.conf import portico_settings
+from apps.entra_auth.claims import Claims, TokenKind
+from apps.entra_auth.shared_cache import tolerant_cache
+from apps.rbac.models import MappingRule, SourceKind, TokenKinds
+
+VERSION_KEY = "rbac:version"
+DEGRADED_RELOAD_SECONDS = 30.0
+RBAC_ADMIN_PERMISSIONS = frozenset(
+    {
+        "rbac.view_mappingrule",
+        "rbac.add_mappingrule",
+        "rbac.change_mappingrule",
+        "rbac.delete_mappingrule",
+        "rbac.simulate_mappingrule",
+        "rbac.view_mappingaudit",
+    }
+)
+_KINDS = {
+    TokenKinds.DELEGATED: frozenset({TokenKind.DELEGATED}),
+    TokenKinds.APP: frozenset({TokenKind.APP}),
+    TokenKinds.BOTH: frozenset({TokenKind.DELEGATED, TokenKind.APP}),
+}
+
+
+@dataclass(frozen=True)
+class CompiledRule:
+    """A rule as resolution needs it: targets flattened to ``app_label.codename`` strings."""
+
+    id: int
+    source_kind: str
+    source_value: str
+    label: str
+    token_kinds: frozenset[TokenKind]
+    permissions: frozenset[str]
+    grants_staff: bool
+    grants_superuser: bool
+
+
+@dataclass(frozen=True)
+class Grant:
+    """What a token may do: Django permissions, admin flags, and the rules that matched."""
+
+    permissions: frozenset[str] = frozenset()
+    is_staff: bool = False
+    is_superuser: bool = False
+    rules: tuple[CompiledRule, ...] = ()
+    admin_role: bool = False  # PORTICO_RBAC_ADMIN_ROLE matched
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    version: str | None
+    loaded_at: float
+    rules: dict[tuple[str, str], CompiledRule]
+
+
+_lock = threading.Lock()
+_snapshot: Snapshot | None = None
+
+
+def grant_for_claims(*, claims: Claims) -> Grant:
+    """The permissions and flags the active rules give this token (deny by default)."""
+    rules = rules_matching(
+        snapshot=current_snapshot(),
+        kind=claims.kind,
+        roles=claims.roles,
+        groups=() if claims.groups_overage else claims.groups,
+        scopes=claims.scopes,
+    )
+    admin_role = portico_settings().rbac_admin_role
+    is_admin = bool(admin_role) and admin_role in claims.roles
+    permissions = frozenset().union(*(rule.permissions for rule in rules))
+    return Grant(
+        permissions=permissions | RBAC_ADMIN_PERMISSIONS if is_admin else permissions,
+        is_staff=any(r.grants_staff for r in rules) or (is_admin and not claims.is_app),
+        is_superuser=any(r.grants_superuser for r in rules),
+        rules=rules,
+        admin_role=is_admin,
+    )
+
+
+def rules_matching(
+    *,
+    snapshot: Snapshot,
+    kind: TokenKind,
+    roles: Iterable[str],
+    groups: Iterable[str],
+    scopes: Iterable[str],
+) -> tuple[CompiledRule, ...]:
+    """The active rules whose source the token carries, for its token kind; exact match."""
+    candidates = (
+        *((SourceKind.APP_ROLE, v) for v in roles),
+        *((SourceKind.GROUP, v) for v in groups),
+        *((SourceKind.SCOPE, v) for v in scopes),
+    )
+    found = (snapshot.rules.get(key) for key in candidates)
+    return tuple(sorted((r for r in found if r and kind in r.token_kinds), key=lambda r: r.id))
+
+
+def current_snapshot() -> Snapshot:
+    """The local snapshot, reloaded when the shared version moved (or cache is down too long)."""
+    global _snapshot
+    version = _shared_version()
+    snap = _snapshot
+    if snap is not None and _is_current(snap, version):
+        return snap
+    with _lock:
+        snap = _snapshot
+        if snap is None or not _is_current(snap, version):
+            snap = _snapshot = _load(version)
+        return snap
+
+
+def _is_current(snap: Snapshot, version: str | None) -> bool:
+    if version is None:  # shared cache unreachable: bounded staleness
+        return time.monotonic() - snap.loaded_at < DEGRADED_RELOAD_SECONDS
+    return snap.version == version
+
+
+def _shared_version() -> str | None:
+    version = tolerant_cache.get(VERSION_KEY)
+    if version is not None:
+        return version
+    # No version yet (fresh cache, eviction): agree on one; None when the cache is down.
+    added = tolerant_cache.add(VERSION_KEY, uuid.uuid4().hex, None)
+    return None if added is None else tolerant_cache.get(VERSION_KEY)
+
+
+def bump_version() -> None:
+    """Make every process reload the rules on its next request."""
+    global _snapshot
+    tolerant_cache.set(VERSION_KEY, uuid.uuid4().hex, None)
+    _snapshot = None  # this process reloads at once, even when the shared cache is down
+
+
+def _load(version: str | None) -> Snapshot:
+    rules = MappingRule.objects.filter(is_active=True).prefetch_related(
+        "permissions__content_type", "groups__permissions__content_type"
+    )
+    compiled = {(rule.source_kind, rule.source_value): _compile(rule) for rule in rules}
+    return Snapshot(version=version, loaded_at=time.monotonic(), rules=compiled)
+
+
+def _compile(rule: MappingRule) -> CompiledRule:
+    direct = rule.permissions.all()
+    via_groups = (perm for group in rule.groups.all() for perm in group.permissions.all())
+    return CompiledRule(
+        id=rule.pk,
+        source_kind=rule.source_kind,
+        source_value=rule.source_value,
+        label=rule.label,
+        token_kinds=_KINDS[TokenKinds(rule.token_kinds)],
+        permissions=frozenset(
+            f"{perm.content_type.app_label}.{perm.codename}" for perm in (*direct, *via_groups)
+        ),
+        grants_staff=rule.grants_staff,
+        grants_superuser=rule.grants_superuser,
+    )
