@@ -132,10 +132,6 @@ class EntraBearerAuthentication(BaseAuthentication):
         except KeysUnavailable:
             logger.error("No usable signing keys: answering 503")
             raise SigningKeysUnavailable() from None
-        if claims.groups_overage:
-            # Spec §6.3: the groups are not listed, so group-derived permissions are absent;
-            # the URL in _claim_sources is never called. Counted from this log line.
-            logger.info("groups_overage: the token lists no groups")
         user = user_for_claims(claims)
         if not user.is_active:
             raise PrincipalDisabled()

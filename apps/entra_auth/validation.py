@@ -257,16 +257,11 @@ def _build_claims(payload: Mapping[str, Any], trusted: TrustedIssuer) -> Claims:
         raise InvalidToken("missing_oid")
     if not GUID.fullmatch(oid):
         raise InvalidToken("bad_claim_type")
-    is_app = idtyp == "app" if idtyp is not None else scp is None
-    claim_names = payload.get("_claim_names")
-    overage = payload.get("hasgroups") is True or (
-        isinstance(claim_names, dict) and "groups" in claim_names
-    )
     return Claims(
         tid=payload["tid"],
         oid=oid,
         sub=payload["sub"],
-        kind=TokenKind.APP if is_app else TokenKind.DELEGATED,
+        kind=token_kind(payload),
         client_id=client_id,
         version=payload["ver"],
         issuer=payload["iss"],
@@ -276,10 +271,26 @@ def _build_claims(payload: Mapping[str, Any], trusted: TrustedIssuer) -> Claims:
         scopes=scopes,
         roles=frozenset(roles or ()),
         groups=frozenset(payload.get("groups") or ()),
-        groups_overage=overage,
+        groups_overage=has_groups_overage(payload),
         wids=frozenset(payload.get("wids") or ()),
         name=payload.get("name", ""),
         preferred_username=payload.get("preferred_username") or payload.get("upn", ""),
         email=payload.get("email", ""),
         uti=payload.get("uti", ""),
+    )
+
+
+def token_kind(payload: Mapping[str, Any]) -> TokenKind:
+    """App-only when ``idtyp`` says "app"; without ``idtyp``, when there is no ``scp``
+    (spec §6.4, the heuristic of Microsoft's samples)."""
+    idtyp = payload.get("idtyp")
+    is_app = idtyp == "app" if idtyp is not None else payload.get("scp") is None
+    return TokenKind.APP if is_app else TokenKind.DELEGATED
+
+
+def has_groups_overage(payload: Mapping[str, Any]) -> bool:
+    """True when the groups did not fit in the token (``_claim_names`` or ``hasgroups``)."""
+    claim_names = payload.get("_claim_names")
+    return payload.get("hasgroups") is True or (
+        isinstance(claim_names, dict) and "groups" in claim_names
     )

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from apps.core.conf import portico_settings
 from apps.entra_auth.claims import Claims, TokenKind
 from apps.entra_auth.shared_cache import tolerant_cache
+from apps.rbac.groups import groups_for_matching
 from apps.rbac.models import MappingRule, SourceKind, TokenKinds
 
 VERSION_KEY = "rbac:version"
@@ -83,7 +84,7 @@ def grant_for_claims(*, claims: Claims) -> Grant:
         snapshot=current_snapshot(),
         kind=claims.kind,
         roles=claims.roles,
-        groups=() if claims.groups_overage else claims.groups,
+        groups=groups_for_matching(claims=claims),
         scopes=claims.scopes,
     )
     admin_role = portico_settings().rbac_admin_role

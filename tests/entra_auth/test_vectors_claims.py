@@ -22,6 +22,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.api.permissions import InsufficientScope
+from apps.core import metrics
 from apps.core.conf import portico_settings
 from apps.entra_auth import authentication, runtime, users
 from apps.entra_auth.claims import Claims, TokenKind
@@ -468,6 +469,7 @@ def test_groups_overage_authenticates_without_groups_and_never_calls_the_source(
     client, token_factory, urls, spy_server, caplog, overage
 ):
     token = token_factory(claims=overage(spy_server.url))
+    counted_before = metrics.value("portico_groups_overage_total")
     _assert_reached(_get(client, SPY, token))
     spy.CALLS.clear()
     assert_insufficient_scope(_get(client, SPY_GROUP, token), GROUP)
@@ -475,7 +477,8 @@ def test_groups_overage_authenticates_without_groups_and_never_calls_the_source(
     assert me["groups"] == []
     assert me["groups_overage"] is True
     assert spy_server.requests == []
-    assert caplog.text.count("groups_overage") == 3  # one per request
+    assert metrics.value("portico_groups_overage_total") == counted_before + 3  # per request
+    assert caplog.text.count("Groups overage") == 3
 
 
 def test_listed_group_opens_the_group_endpoint(client, token_factory, urls):
