@@ -143,9 +143,17 @@ PORTICO = {
     # An app role value that always grants RBAC administration and admin site access, so a
     # new environment can be administered without a local superuser.
     "RBAC_ADMIN_ROLE": env.text("PORTICO_RBAC_ADMIN_ROLE", "Portico.Admin" if IS_DEV else ""),
-    # Groups overage: resolve groups through Microsoft Graph (off by default; docs/rbac.md).
+    # Groups overage: resolve groups through Microsoft Graph (off by default; docs/rbac-graph.md).
     "RBAC_GRAPH_GROUPS": env.flag("PORTICO_RBAC_GRAPH_GROUPS", False),
     "RBAC_GRAPH_CACHE_SECONDS": env.integer("PORTICO_RBAC_GRAPH_CACHE_SECONDS", 600),
+    # The API registration's own credential for app-only tokens (client credentials flow,
+    # apps/entra_auth/client_credentials.py): a client secret, or a file holding a federated
+    # assertion that is re-read on each acquisition (workload identity; no secret stored).
+    # The secret is never logged nor published (its dataclass field has repr=False).
+    "ENTRA_CLIENT_SECRET": env.text("ENTRA_CLIENT_SECRET"),
+    "ENTRA_CLIENT_ASSERTION_FILE": env.text("ENTRA_CLIENT_ASSERTION_FILE"),
+    # Microsoft Graph for this cloud (national clouds have their own host).
+    "ENTRA_GRAPH_HOST": env.text("ENTRA_GRAPH_HOST", "https://graph.microsoft.com").rstrip("/"),
 }
 
 # --- HTTP, security ---------------------------------------------------------------------

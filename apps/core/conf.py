@@ -6,7 +6,7 @@ still load so that the system checks can report all of it); ``apps.core.checks``
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from functools import cache
 
 from django.conf import settings
@@ -34,6 +34,9 @@ class PorticoSettings:
     rbac_admin_role: str = ""
     rbac_graph_groups: bool = False
     rbac_graph_cache_seconds: int = 600
+    entra_client_secret: str = field(default="", repr=False)  # a secret: never in a repr
+    entra_client_assertion_file: str = ""
+    entra_graph_host: str = "https://graph.microsoft.com"
     # Not set from the environment: operational constants with safe defaults.
     entra_keys_fetch_timeout_seconds: float = 5.0
     entra_keys_max_bytes: int = 1024 * 1024

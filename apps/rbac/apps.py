@@ -7,4 +7,5 @@ class RbacConfig(AppConfig):
     verbose_name = "Role mappings"
 
     def ready(self) -> None:
-        from apps.rbac import signals  # noqa: F401  (bumps the mapping version on change)
+        # checks: registers the system checks; signals: bumps the mapping version on change.
+        from apps.rbac import checks, signals  # noqa: F401
