@@ -14,6 +14,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 
 run: $(VENV)/.installed
 	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py seed_demo
 	$(BIN)/python manage.py runserver 127.0.0.1:8000
 
 lint: $(VENV)/.installed
