@@ -110,8 +110,20 @@ class FakeEntra:
 
         return fetch
 
-    def token(self, *, groups: int = DEFAULT_GROUPS, lifetime: int = 3600) -> str:
-        """A valid v2.0 delegated access token for the benchmark API, unique per call."""
+    def token(
+        self,
+        *,
+        groups: int = DEFAULT_GROUPS,
+        lifetime: int = 3600,
+        roles: list[str] | None = None,
+        group_ids: list[str] | None = None,
+        scopes: str = "access_as_user",
+    ) -> str:
+        """A valid v2.0 delegated access token for the benchmark API, unique per call.
+
+        ``group_ids`` (instead of ``groups`` random ones), ``roles`` and ``scopes`` let the
+        RBAC benchmark send values that its mapping rules know.
+        """
         now = int(time.time())
         payload = {
             "aud": API_CLIENT_ID,
@@ -123,13 +135,13 @@ class FakeEntra:
             "aio": b64url(secrets.token_bytes(112)),
             "azp": SPA_CLIENT_ID,
             "azpacr": "0",
-            "groups": [_guid() for _ in range(groups)],
+            "groups": group_ids if group_ids is not None else [_guid() for _ in range(groups)],
             "name": "Benchmark User",
             "oid": USER_OID,
             "preferred_username": "benchmark.user@example.com",
             "rh": b64url(secrets.token_bytes(48)),
-            "roles": ["Portico.Read"],
-            "scp": "access_as_user",
+            "roles": roles if roles is not None else ["Portico.Read"],
+            "scp": scopes,
             "sid": _guid(),
             "sub": b64url(secrets.token_bytes(32)),
             "tid": TENANT,

@@ -276,8 +276,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--access-log",
         default="/dev/null",
-        help="GUNICORN_ACCESSLOG (default /dev/null: an empty value makes gunicorn 27 exit "
-        "with \"'' isn't writable\" until config/gunicorn.conf.py maps it to None)",
+        help="GUNICORN_ACCESSLOG (default /dev/null; an empty value turns the log off)",
     )
     return parser.parse_args(argv)
 
