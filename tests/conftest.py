@@ -393,3 +393,14 @@ def unused_port() -> int:
 
 
 TestKey.__test__ = False  # a key, not a test class: keeps pytest from trying to collect it
+
+
+@pytest.fixture(autouse=True)
+def _fresh_log_throttles(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Warnings logged once a minute per process start afresh in each test, so a test can
+    assert that its own request logged one."""
+    from apps.core.throttle import Throttle
+    from apps.rbac import groups, resolution
+
+    monkeypatch.setattr(groups, "_overage_warning", Throttle(60.0))
+    monkeypatch.setattr(resolution, "_database_warning", Throttle(60.0))

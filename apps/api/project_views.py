@@ -6,7 +6,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from rest_framework import serializers, viewsets
 
-from apps.api.rbac_views import MappedModelPermissions
+from apps.api.permissions import MappedModelPermissions
 from apps.api.serializers import ProjectSerializer
 from apps.projects.models import Project
 

@@ -15,13 +15,12 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError
 from django.db.models import Q, QuerySet
 from rest_framework import generics, serializers, viewsets
-from rest_framework.permissions import DjangoModelPermissions
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
-from apps.api.permissions import InsufficientScope, require_permissions
+from apps.api.permissions import MappedModelPermissions, require_permissions
 from apps.api.serializers import (
     MappingRuleSerializer,
     PermissionSerializer,
@@ -38,34 +37,6 @@ from apps.rbac.simulation import (
 )
 
 _TRUE, _FALSE = {"true", "1", "yes"}, {"false", "0", "no"}
-
-
-class MappedModelPermissions(DjangoModelPermissions):
-    """DRF's ``DjangoModelPermissions``, reads included (``view_``), failing out loud.
-
-    A refusal is a 403 ``insufficient_scope`` naming each missing ``app_label.codename``,
-    so a caller (or the SPA) can say which permission its roles, groups or scopes lack.
-    """
-
-    perms_map = {
-        **DjangoModelPermissions.perms_map,
-        "GET": ["%(app_label)s.view_%(model_name)s"],
-        "HEAD": ["%(app_label)s.view_%(model_name)s"],
-    }
-
-    def has_permission(self, request: Request, view: APIView) -> bool:
-        user = request.user
-        if not user or not user.is_authenticated:
-            return False  # DRF answers 401 with the bearer challenge
-        model = self._queryset(view).model
-        required = self.get_required_permissions(request.method, model)
-        missing = [perm for perm in required if not user.has_perm(perm)]
-        if missing:
-            raise InsufficientScope(
-                detail=f"The token's roles, groups and scopes do not grant {', '.join(missing)}",
-                required=missing,
-            )
-        return True
 
 
 def django_to_drf(exc: DjangoValidationError) -> serializers.ValidationError:

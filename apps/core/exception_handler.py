@@ -4,12 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    """DRF's handler (status, ``WWW-Authenticate``, ``Retry-After``), with a uniform body."""
+    """DRF's handler (status, ``WWW-Authenticate``, ``Retry-After``), with a uniform body.
+
+    A 403 for which a permission class recorded a more precise refusal on the request
+    (``request.permission_denial``: see apps/api/permissions.py) answers with that one.
+    """
+    if isinstance(exc, exceptions.PermissionDenied):
+        exc = getattr(context.get("request"), "permission_denial", None) or exc
     response = exception_handler(exc, context)
     if response is None:
         return None

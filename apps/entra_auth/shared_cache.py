@@ -8,20 +8,20 @@ the in-process caches keep the service running.
 from __future__ import annotations
 
 import logging
-import time
 from typing import Any
 
 from django.core.cache import cache
 
+from apps.core.throttle import Throttle
+
 logger = logging.getLogger(__name__)
-_WARN_EVERY_SECONDS = 60.0
 
 
 class TolerantCache:
     """get / set / add / delete on the default cache that never raise."""
 
     def __init__(self) -> None:
-        self._last_warning = float("-inf")
+        self._warning = Throttle(60.0)
 
     def get(self, key: str) -> Any:
         try:
@@ -50,9 +50,7 @@ class TolerantCache:
             return None
 
     def _warn(self, exc: Exception) -> None:
-        now = time.monotonic()
-        if now - self._last_warning >= _WARN_EVERY_SECONDS:
-            self._last_warning = now
+        if self._warning.ready():
             logger.warning("Shared cache unavailable, serving from process memory: %s", exc)
 
 

@@ -26,6 +26,11 @@ def grant_of(user: Any) -> Grant | None:
 class MappedPermissionsBackend(BaseBackend):
     """Permissions of the request's token, from the mapping rules (deny by default)."""
 
+    def get_user(self, user_id: Any) -> User | None:
+        """The session's user, as Django's first backend must provide (``force_login`` and
+        sign-in flows record it); rights still come only from a request's token."""
+        return User._default_manager.filter(pk=user_id, is_active=True).first()
+
     def get_all_permissions(self, user_obj: Any, obj: Any = None) -> set[str]:
         grant = grant_of(user_obj)
         if obj is not None or grant is None or not user_obj.is_active:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.contenttypes.models import ContentType
+
 from apps.rbac.models import MappingRule
 
 
@@ -22,8 +24,10 @@ def rule_document(rule: MappingRule) -> dict[str, Any]:
         "grants_staff": rule.grants_staff,
         "grants_superuser": rule.grants_superuser,
         "groups": sorted(group.name for group in rule.groups.all()),
+        # get_for_id answers from ContentType's process cache: no query per permission.
         "permissions": sorted(
-            f"{perm.content_type.app_label}.{perm.codename}" for perm in rule.permissions.all()
+            f"{ContentType.objects.get_for_id(perm.content_type_id).app_label}.{perm.codename}"
+            for perm in rule.permissions.all()
         ),
         "notes": rule.notes,
     }

@@ -16,20 +16,32 @@ import logging
 
 from apps.core import metrics
 from apps.core.conf import portico_settings
+from apps.core.throttle import Throttle
 from apps.entra_auth.claims import Claims
 from apps.rbac import graph
 
 logger = logging.getLogger(__name__)
+# Every request of an overage user would log; the counter has the rate, the log the reminder.
+_overage_warning = Throttle(60.0)
 
 
-def groups_for_matching(*, claims: Claims) -> frozenset[str]:
-    """The token's groups; for an overage token, Graph's answer (if enabled) or none."""
+def groups_for_matching(*, claims: Claims, simulated: bool = False) -> frozenset[str]:
+    """The token's groups; for an overage token, Graph's answer (if enabled) or none.
+
+    ``simulated`` (the simulator) never counts, logs nor asks Graph: group rules do not apply.
+    """
     if not claims.groups_overage:
         return claims.groups
+    if simulated:
+        return frozenset()
     metrics.increment("portico_groups_overage_total")
     if portico_settings().rbac_graph_groups:
         return _groups_from_graph(claims)
-    logger.warning("Groups overage: group rules do not apply to this token")
+    if _overage_warning.ready():
+        logger.warning(
+            "Groups overage: group rules do not apply to tokens whose groups did not fit "
+            "(set PORTICO_RBAC_GRAPH_GROUPS=1 to resolve them through Microsoft Graph)"
+        )
     return frozenset()
 
 

@@ -7,24 +7,34 @@ look-ups proportional to the token's roles, groups and scopes; no database query
 
 When the shared cache is unreachable, the process keeps its snapshot and reloads it from the
 database at most every ``DEGRADED_RELOAD_SECONDS``, so changes still arrive, a little later.
+When the database is unreachable at reload time, the process keeps serving its last snapshot
+and retries at most every ``DATABASE_RETRY_SECONDS``; only a process that never loaded the
+rules has to fail (503, through the API exception handler).
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+
+from django.db import DatabaseError
 
 from apps.core.conf import portico_settings
+from apps.core.throttle import Throttle
 from apps.entra_auth.claims import Claims, TokenKind
 from apps.entra_auth.shared_cache import tolerant_cache
 from apps.rbac.groups import groups_for_matching
 from apps.rbac.models import MappingRule, SourceKind, TokenKinds
 
+logger = logging.getLogger(__name__)
+
 VERSION_KEY = "rbac:version"
 DEGRADED_RELOAD_SECONDS = 30.0
+DATABASE_RETRY_SECONDS = 5.0
 RBAC_ADMIN_PERMISSIONS = frozenset(
     {
         "rbac.view_mappingrule",
@@ -72,28 +82,37 @@ class Snapshot:
     version: str | None
     loaded_at: float
     rules: dict[tuple[str, str], CompiledRule]
+    retry_after: float = float("-inf")  # monotonic time before which no reload is tried
 
 
 _lock = threading.Lock()
 _snapshot: Snapshot | None = None
+_database_warning = Throttle(60.0)
 
 
-def grant_for_claims(*, claims: Claims) -> Grant:
-    """The permissions and flags the active rules give this token (deny by default)."""
+def grant_for_claims(*, claims: Claims, simulated: bool = False) -> Grant:
+    """The permissions and flags the active rules give this token (deny by default).
+
+    Applications never get ``is_staff`` or ``is_superuser``: those open the admin site, a
+    human interface, and a daemon's token is not a person signing in. Their permissions are
+    unaffected. ``simulated`` resolves without side effects (no overage counter, log or
+    Microsoft Graph call), for the simulator.
+    """
     rules = rules_matching(
         snapshot=current_snapshot(),
         kind=claims.kind,
         roles=claims.roles,
-        groups=groups_for_matching(claims=claims),
+        groups=groups_for_matching(claims=claims, simulated=simulated),
         scopes=claims.scopes,
     )
     admin_role = portico_settings().rbac_admin_role
     is_admin = bool(admin_role) and admin_role in claims.roles
     permissions = frozenset().union(*(rule.permissions for rule in rules))
+    is_person = not claims.is_app
     return Grant(
         permissions=permissions | RBAC_ADMIN_PERMISSIONS if is_admin else permissions,
-        is_staff=any(r.grants_staff for r in rules) or (is_admin and not claims.is_app),
-        is_superuser=any(r.grants_superuser for r in rules),
+        is_staff=is_person and (is_admin or any(r.grants_staff for r in rules)),
+        is_superuser=is_person and any(r.grants_superuser for r in rules),
         rules=rules,
         admin_role=is_admin,
     )
@@ -127,11 +146,25 @@ def current_snapshot() -> Snapshot:
     with _lock:
         snap = _snapshot
         if snap is None or not _is_current(snap, version):
-            snap = _snapshot = _load(version)
+            snap = _snapshot = _reload(snap, version)
         return snap
 
 
+def _reload(stale: Snapshot | None, version: str | None) -> Snapshot:
+    """A fresh snapshot; the stale one, retried a little later, when the database is down."""
+    try:
+        return _load(version)
+    except DatabaseError as exc:
+        if stale is None:
+            raise
+        if _database_warning.ready():
+            logger.warning("Mapping rules could not be reloaded, serving the last ones: %s", exc)
+        return replace(stale, retry_after=time.monotonic() + DATABASE_RETRY_SECONDS)
+
+
 def _is_current(snap: Snapshot, version: str | None) -> bool:
+    if time.monotonic() < snap.retry_after:  # the database failed us just now: back off
+        return True
     if version is None:  # shared cache unreachable: bounded staleness
         return time.monotonic() - snap.loaded_at < DEGRADED_RELOAD_SECONDS
     return snap.version == version
@@ -150,7 +183,10 @@ def bump_version() -> None:
     """Make every process reload the rules on its next request."""
     global _snapshot
     tolerant_cache.set(VERSION_KEY, uuid.uuid4().hex, None)
-    _snapshot = None  # this process reloads at once, even when the shared cache is down
+    # This process reloads at once, even when the shared cache is down; the old snapshot
+    # stays as the fallback should the database fail during that reload.
+    if _snapshot is not None:
+        _snapshot = replace(_snapshot, version=None, loaded_at=float("-inf"))
 
 
 def _load(version: str | None) -> Snapshot:

@@ -60,23 +60,35 @@ def mapping_save(
     actor: Any = None,
     via: str,
 ) -> MappingRule:
-    """Create (``rule=None``) or update a rule from ``data``; targets replaced when given."""
+    """Create (``rule=None``) or update a rule from ``data``; targets replaced when given.
+
+    Nothing is written, audited or bumped for an update that changes nothing (an import
+    re-applied, a form saved untouched): every write makes every worker reload the rules.
+    """
     before = rule_document(rule) if rule is not None else None
     rule = rule or MappingRule()
-    for field in RULE_FIELDS:
-        if field in data:
-            setattr(rule, field, data[field])
+    changed = [f for f in RULE_FIELDS if f in data and getattr(rule, f) != data[f]]
+    for field in changed:
+        setattr(rule, field, data[field])
     rule.full_clean()
-    rule.save()
-    if groups is not None:
-        rule.groups.set(groups)
-    if permissions is not None:
-        rule.permissions.set(permissions)
+    if rule.pk is None or changed:
+        rule.save()
+    _set_targets(rule.groups, groups)
+    _set_targets(rule.permissions, permissions)
     after = rule_document(rule)
     if before != after:
         action = MappingAudit.Action.CREATE if before is None else MappingAudit.Action.UPDATE
         audit_record(rule=rule, action=action, actor=actor, via=via, before=before, after=after)
     return rule
+
+
+def _set_targets(manager: Any, targets: Iterable[Any] | None) -> None:
+    """Replace a many-to-many target list, without a write when it is the same set."""
+    if targets is None:
+        return
+    wanted = set(targets)
+    if wanted != set(manager.all()):
+        manager.set(wanted)
 
 
 @transaction.atomic

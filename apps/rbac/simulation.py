@@ -85,7 +85,7 @@ def _string_list(document: Mapping[str, Any], name: str) -> list[str]:
 def mapping_simulate(*, document: Mapping[str, Any]) -> Simulation:
     """Resolve ``document`` (claims) against the active rules."""
     claims = claims_for_simulation(document)
-    grant = grant_for_claims(claims=claims)
+    grant = grant_for_claims(claims=claims, simulated=True)
     matched = {(rule.source_kind, rule.source_value) for rule in grant.rules}
     carried = [
         *((SourceKind.APP_ROLE.value, v) for v in sorted(claims.roles)),

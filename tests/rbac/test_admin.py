@@ -25,7 +25,6 @@ from tests.conftest import b64url
 
 pytestmark = pytest.mark.django_db
 
-LOCAL_BACKEND = "apps.rbac.backends.LocalAccountsBackend"
 CHANGELIST = "admin:rbac_mappingrule_changelist"
 SIMULATE = "admin:rbac_mappingrule_simulate"
 IMPORT = "admin:rbac_mappingrule_import_manifest"
@@ -47,8 +46,7 @@ def perm(dotted: str) -> Permission:
 
 
 def login(client: Client, user: Any) -> Client:
-    # The first backend (mapped permissions) cannot restore a session user: name the local one.
-    client.force_login(user, backend=LOCAL_BACKEND)
+    client.force_login(user)  # as pytest-django's admin_client does: the first backend
     return client
 
 
@@ -475,13 +473,13 @@ def test_simulator_shows_matches_permissions_and_flags(
     assert "Can view project" in html
 
 
-def test_simulator_app_token_and_staff_flag(su_client: Client, world: dict) -> None:
+def test_simulator_shows_an_app_token_is_never_staff(su_client: Client, world: dict) -> None:
     claims = {"idtyp": "app", "roles": ["Orders.Sync", "Portico.Ops", "Orders.Read"]}
     result = simulate(su_client, json.dumps(claims)).context["result"]
     assert result["token_kind"] == "app"
     assert result["subject"] == ""  # not the placeholder ids the simulation fills in
     assert [rule["value"] for rule in result["rules"]] == ["Orders.Sync", "Portico.Ops"]
-    assert result["is_staff"] is True
+    assert result["is_staff"] is False  # Portico.Ops grants staff, but never to a daemon
     reasons = {row["value"]: row["reason"] for row in result["unmatched"]}
     assert reasons == {"Orders.Read": "its rule applies to delegated (users) only"}
 

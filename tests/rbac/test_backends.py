@@ -272,6 +272,20 @@ def test_a_local_superuser_keeps_model_backend_semantics():
     assert admin.site.has_permission(request) is True
 
 
+def test_a_session_restores_the_user_through_the_first_backend(client, admin_user):
+    """pytest-django's ``admin_client`` (``force_login`` without naming a backend) works."""
+    client.force_login(admin_user)
+    response = client.get("/admin/")
+    assert response.status_code == HTTPStatus.OK
+    assert response.wsgi_request.user == admin_user
+
+
+def test_an_inactive_user_is_not_restored_from_a_session(client, admin_user):
+    client.force_login(admin_user)
+    User.objects.filter(pk=admin_user.pk).update(is_active=False)
+    assert client.get("/admin/").status_code == HTTPStatus.FOUND  # to the login page
+
+
 def test_a_local_account_gets_its_stored_and_group_permissions():
     clerk = User.objects.create_user("clerk", "clerk@example.com", PASSWORD, is_staff=True)
     clerk.user_permissions.add(permission(VIEW))

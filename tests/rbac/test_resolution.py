@@ -14,19 +14,21 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from http import HTTPStatus
 from typing import Any
 
 import pytest
 from django.contrib.auth.models import Group, Permission
 from django.core.exceptions import ValidationError
+from django.db import OperationalError
 
 from apps.core import metrics
 from apps.entra_auth.models import User
 from apps.rbac import resolution, services
 from apps.rbac.models import MappingRule, SourceKind, TokenKinds
 from apps.rbac.resolution import RBAC_ADMIN_PERMISSIONS
+from apps.rbac.simulation import mapping_simulate
 from tests.conftest import USER_OID, FakeEntra, bearer, portico_settings_for
 
 pytestmark = pytest.mark.django_db
@@ -377,6 +379,30 @@ def test_overage_token_gets_no_group_rules_but_keeps_its_role_rules(
     assert spy_server.requests == []  # the URL in the token is never fetched
 
 
+def test_a_stream_of_overage_tokens_logs_one_warning_but_counts_each(client, token_factory, caplog):
+    counted = metrics.value("portico_groups_overage_total")
+    with caplog.at_level(logging.WARNING, logger="apps.rbac.groups"):
+        for _ in range(5):
+            me(client, token_factory(claims={"hasgroups": True}))
+    assert metrics.value("portico_groups_overage_total") == counted + 5
+    assert len([r for r in caplog.records if r.name == "apps.rbac.groups"]) == 1
+
+
+def test_simulating_an_overage_token_neither_counts_nor_logs_nor_asks_graph(
+    make_rule, spy_server, caplog, settings
+):
+    make_rule(SourceKind.GROUP, GROUP_ID, perms=[CHANGE])
+    counted = metrics.value("portico_groups_overage_total")
+    claims = {"groups": [GROUP_ID], **OVERAGE["claim-names"](spy_server.url)}
+    settings.PORTICO = {**settings.PORTICO, "RBAC_GRAPH_GROUPS": True}
+    with caplog.at_level(logging.WARNING, logger="apps.rbac"):
+        result = mapping_simulate(document=claims)
+    assert result.grant.permissions == frozenset()
+    assert metrics.value("portico_groups_overage_total") == counted
+    assert not caplog.records
+    assert spy_server.requests == []
+
+
 def test_a_token_without_overage_is_not_counted(client, token_factory, make_rule, caplog):
     make_rule(SourceKind.GROUP, GROUP_ID, perms=[CHANGE])
     counted = metrics.value("portico_groups_overage_total")
@@ -399,16 +425,23 @@ def test_rule_flags_make_the_token_staff_and_superuser(client, token_factory, ma
     assert (neither["is_staff"], neither["is_superuser"]) == (False, False)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: resolution.grant_for_claims takes is_staff from any matched rule, also for "
-    "app-only tokens; User's docstring says applications never get staff status",
-)
-def test_a_daemon_is_never_staff_even_through_a_rule(client, token_factory, make_rule):
-    make_rule(SourceKind.APP_ROLE, "Portico.Operator", grants_staff=True, token_kinds="both")
+def test_a_daemon_is_never_staff_nor_superuser_even_through_a_rule(
+    client, token_factory, make_rule
+):
+    make_rule(
+        SourceKind.APP_ROLE,
+        "Portico.Operator",
+        perms=[VIEW],
+        grants_staff=True,
+        grants_superuser=True,
+        token_kinds="both",
+    )
     daemon = me(client, token_factory(app=True, claims={"roles": ["Portico.Operator"]}))
+    person = me(client, token_factory(claims={"roles": ["Portico.Operator"]}))
     assert daemon["matched_rules"]
-    assert daemon["is_staff"] is False
+    assert daemon["permissions"] == [VIEW]  # the permissions still apply
+    assert (daemon["is_staff"], daemon["is_superuser"]) == (False, False)
+    assert (person["is_staff"], person["is_superuser"]) == (True, True)
 
 
 @pytest.fixture
@@ -558,6 +591,34 @@ def test_a_really_committed_change_is_visible_on_the_next_request(client, token_
     assert me(client, token)["permissions"] == [VIEW]
     services.mapping_save(rule=rule, data={"is_active": False}, via="test")
     assert me(client, token)["permissions"] == []
+
+
+def test_a_database_outage_during_a_reload_keeps_serving_the_last_rules(
+    client, token_factory, make_rule, committed, monkeypatch, caplog
+):
+    token = token_factory(claims={"roles": ["Orders.Read"]})
+    make_rule(SourceKind.APP_ROLE, "Orders.Read", perms=[VIEW])
+    assert me(client, token)["permissions"] == [VIEW]
+
+    def database_down(version: str | None) -> resolution.Snapshot:
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(resolution, "_load", database_down)
+    with committed():
+        resolution.bump_version()
+    with caplog.at_level(logging.WARNING, logger="apps.rbac.resolution"):
+        assert me(client, token)["permissions"] == [VIEW]
+        assert me(client, token)["permissions"] == [VIEW]
+    warnings = [r for r in caplog.records if r.name == "apps.rbac.resolution"]
+    assert len(warnings) == 1  # then it backs off instead of asking on every request
+    assert "serving the last ones" in warnings[0].getMessage()
+
+    monkeypatch.undo()
+    monkeypatch.setattr(resolution, "DATABASE_RETRY_SECONDS", 0.0)
+    make_rule(SourceKind.APP_ROLE, "Orders.Read.All", perms=[CHANGE])
+    token = token_factory(claims={"roles": ["Orders.Read", "Orders.Read.All"]})
+    resolution._snapshot = replace(resolution._snapshot, retry_after=float("-inf"))
+    assert me(client, token)["permissions"] == [CHANGE, VIEW]  # recovered
 
 
 # --- per token, never stored ---------------------------------------------------------------
