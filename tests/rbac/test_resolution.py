@@ -685,3 +685,17 @@ def test_nothing_derived_from_a_token_is_written_to_the_user(
     user.refresh_from_db()
     assert (user.is_staff, user.is_superuser) == (False, False)
     assert [g.name for g in user.groups.all()] == ["Chosen by an admin"]  # not overwritten
+
+
+def test_a_process_that_never_loaded_the_rules_answers_503_while_the_database_is_down(
+    client, token_factory, monkeypatch
+):
+    def database_down(version: str | None) -> resolution.Snapshot:
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(resolution, "_snapshot", None)
+    monkeypatch.setattr(resolution, "_load", database_down)
+    response = client.get("/api/me", **bearer(token_factory()))
+    assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
+    assert response["Retry-After"] == "5"
+    assert response.json()["code"] == "unavailable"
