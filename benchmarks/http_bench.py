@@ -22,6 +22,8 @@ import statistics
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -213,38 +215,92 @@ def benchmark(base: str, script: Path, args: argparse.Namespace, master: int) ->
     return print_report(summary(runs["health"]), summary(runs["me"]), control, args)
 
 
+@dataclass(frozen=True)
+class Served:
+    """A running gunicorn: its base URL, the environment it runs with, its master pid."""
+
+    base: str
+    env: dict[str, str]
+    master: int
+
+
+@contextmanager
+def portico_server(
+    entra: FakeEntra,
+    args: argparse.Namespace,
+    *,
+    database_url: str,
+    log_path: Path,
+    before_start: Callable[[dict[str, str]], object] = lambda env: None,
+) -> Iterator[Served]:
+    """Portico migrated, ``before_start(env)`` run (e.g. a data writer), then gunicorn with
+    ``--workers`` and ``--access-log``, healthy; stopped with its workers on leaving."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = server_env(
+        entra,
+        port=port,
+        database_url=database_url,
+        redis_url=args.redis_url,
+        workers=args.workers,
+    )
+    migrate(env)
+    before_start(env)
+    env["GUNICORN_ACCESSLOG"] = args.access_log
+    with gunicorn(env, log_path) as process:
+        wait_for_health(base, process, log_path)
+        yield Served(base, env, process.pid)
+
+
+def bearer_script(workdir: Path, token: str) -> Path:
+    """The wrk Lua script that sends ``token``: it never appears on a command line."""
+    script = workdir / "bearer.lua"
+    script.write_text(f'wrk.headers["Authorization"] = "Bearer {token}"\n')
+    return script
+
+
 def run(args: argparse.Namespace, workdir: Path) -> bool:
     """Everything between starting the fake Entra and stopping gunicorn."""
     database_url = args.database_url or f"sqlite:///{workdir / 'bench.sqlite3'}"
-    with FakeEntra(SigningKey()).serve() as entra:
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        env = server_env(
-            entra,
-            port=port,
-            database_url=database_url,
-            redis_url=args.redis_url,
-            workers=args.workers,
-        )
-        migrate(env)
-        env["GUNICORN_ACCESSLOG"] = args.access_log
+    with (
+        FakeEntra(SigningKey()).serve() as entra,
+        portico_server(
+            entra, args, database_url=database_url, log_path=workdir / "gunicorn.log"
+        ) as served,
+    ):
         print(
-            f"gunicorn {args.workers} workers on {base}; database "
+            f"gunicorn {args.workers} workers on {served.base}; database "
             f"{'DATABASE_URL' if args.database_url else 'temporary SQLite'}; cache "
             f"{'Redis (REDIS_URL)' if args.redis_url else 'in-process (locmem)'}; access log "
             f"{args.access_log!r}; wrk -t{args.threads} -c{args.connections} "
             f"-d{args.duration}s --latency; {args.rounds} round(s)"
         )
-        log_path = workdir / "gunicorn.log"
-        with gunicorn(env, log_path) as process:
-            wait_for_health(base, process, log_path)
-            token = entra.token(lifetime=3600 + 4 * args.rounds * args.duration)
-            status, body = get(f"{base}/api/me", token)
-            if status != 200 or USER_OID.encode() not in body:
-                raise RuntimeError(f"/api/me answered {status}: {body[:300]!r}")
-            script = workdir / "bearer.lua"
-            script.write_text(f'wrk.headers["Authorization"] = "Bearer {token}"\n')
-            return benchmark(base, script, args, process.pid)
+        token = entra.token(lifetime=3600 + 4 * args.rounds * args.duration)
+        status, body = get(f"{served.base}/api/me", token)
+        if status != 200 or USER_OID.encode() not in body:
+            raise RuntimeError(f"/api/me answered {status}: {body[:300]!r}")
+        return benchmark(served.base, bearer_script(workdir, token), args, served.master)
+
+
+def add_server_arguments(
+    parser: argparse.ArgumentParser, *, redis_help: str, database_note: str = ""
+) -> None:
+    """The options every gunicorn benchmark shares: wrk's load, the workers, the stores."""
+    parser.add_argument("-t", "--threads", type=int, default=2, help="wrk threads (2)")
+    parser.add_argument("-c", "--connections", type=int, default=16, help="wrk connections")
+    parser.add_argument("-w", "--workers", type=int, default=2, help="WEB_CONCURRENCY (2)")
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("DATABASE_URL"),
+        help="migrate and use this database (default: $DATABASE_URL, else a temp SQLite)"
+        + database_note,
+    )
+    parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL"), help=redis_help)
+    parser.add_argument(
+        "--access-log",
+        default="/dev/null",
+        help="GUNICORN_ACCESSLOG (default /dev/null; an empty value turns the log off)",
+    )
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -252,8 +308,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-d", "--duration", type=int, default=10, help="seconds per endpoint")
     parser.add_argument("--warmup", type=int, default=2, help="seconds per endpoint, unmeasured")
-    parser.add_argument("-t", "--threads", type=int, default=2, help="wrk threads (2)")
-    parser.add_argument("-c", "--connections", type=int, default=16, help="wrk connections")
     parser.add_argument(
         "-r", "--rounds", type=int, default=1, help="alternating rounds, medians reported (1)"
     )
@@ -262,23 +316,24 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="also measure /api/health carrying the bearer header (isolates the token's bytes)",
     )
-    parser.add_argument("-w", "--workers", type=int, default=2, help="WEB_CONCURRENCY (2)")
-    parser.add_argument(
-        "--database-url",
-        default=os.environ.get("DATABASE_URL"),
-        help="migrate and use this database (default: $DATABASE_URL, else a temp SQLite)",
-    )
-    parser.add_argument(
-        "--redis-url",
-        default=os.environ.get("REDIS_URL"),
-        help="pass REDIS_URL to gunicorn (default: $REDIS_URL, else the in-process cache)",
-    )
-    parser.add_argument(
-        "--access-log",
-        default="/dev/null",
-        help="GUNICORN_ACCESSLOG (default /dev/null; an empty value turns the log off)",
+    add_server_arguments(
+        parser,
+        redis_help="pass REDIS_URL to gunicorn (default: $REDIS_URL, else the in-process cache)",
     )
     return parser.parse_args(argv)
+
+
+def in_workdir(
+    run_it: Callable[[argparse.Namespace, Path], bool], args: argparse.Namespace, prefix: str
+) -> int:
+    """``run_it`` in a temporary directory: exit status 0 when the target is met, 1 when
+    not, 2 (with the reason) when the benchmark could not run."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as workdir:
+        try:
+            return 0 if run_it(args, Path(workdir)) else 1
+        except (RuntimeError, OSError, subprocess.SubprocessError, ValueError) as exc:
+            print(f"benchmark failed: {exc}", file=sys.stderr)
+            return 2
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -287,12 +342,7 @@ def main(argv: list[str] | None = None) -> int:
     if shutil.which("wrk") is None:
         print("wrk is not installed (Debian: apt-get install wrk)", file=sys.stderr)
         return 2
-    with tempfile.TemporaryDirectory(prefix="portico-bench-") as workdir:
-        try:
-            return 0 if run(args, Path(workdir)) else 1
-        except (RuntimeError, subprocess.SubprocessError, ValueError) as exc:
-            print(f"benchmark failed: {exc}", file=sys.stderr)
-            return 2
+    return in_workdir(run, args, "portico-bench-")
 
 
 if __name__ == "__main__":

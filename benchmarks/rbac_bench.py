@@ -18,30 +18,30 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmarks import cpu_accounting, http_bench
 from benchmarks.fake_entra import FakeEntra, SigningKey
-from benchmarks.http_bench import Run, measure, print_table, summary, wrk
-from benchmarks.rbac_rules import Layout, layout, save_layout
-from benchmarks.server import (
-    ROOT,
-    VENV_BIN,
-    free_port,
-    get,
-    gunicorn,
-    migrate,
-    server_env,
-    wait_for_health,
+from benchmarks.http_bench import (
+    Run,
+    add_server_arguments,
+    bearer_script,
+    in_workdir,
+    measure,
+    portico_server,
+    print_table,
+    summary,
+    wrk,
 )
+from benchmarks.rbac_rules import Layout, layout, save_layout
+from benchmarks.server import ROOT, VENV_BIN, get
 
 RATIO_TARGET = 0.90
 MODES = ("none", "rules")
@@ -100,11 +100,23 @@ class Bench:
 
     def switch(self, mode: str, args: argparse.Namespace) -> None:
         """Activate (``rules``) or deactivate (``none``) every rule, warm up, check."""
+        active = self.apply(mode)
+        self.warm_up(mode, active, args)
+
+    def apply(self, mode: str) -> int:
+        """Activate (``rules``) or deactivate (``none``) every rule; the active rules after.
+
+        The resolution steps are timed in the writer process the first time in each mode.
+        """
         command = "activate" if mode == "rules" else "deactivate"
         first = mode not in self.timings
         active, timing = set_rules(self.env, self.spec, command, time_it=first)
         if first:
             self.timings[mode] = timing
+        return active
+
+    def warm_up(self, mode: str, active: int, args: argparse.Namespace) -> None:
+        """An unmeasured wrk run, then every worker must answer as ``mode`` says."""
         expected = self.layout.matching() if mode == "rules" else 0
         wrk(f"{self.base}/api/me", seconds=args.warmup, args=args, script=self.script)
         self.state[mode] = (active, expected, check_answers(self.base, self.token, expected))
@@ -220,32 +232,23 @@ def run(args: argparse.Namespace, workdir: Path) -> bool:
     spec = workdir / "layout.json"
     save_layout(spec, spec_layout)
     with FakeEntra(SigningKey()).serve() as entra:
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        env = server_env(
-            entra,
-            port=port,
-            database_url=database_url,
-            redis_url=args.redis_url,
-            workers=args.workers,
-        )
-        migrate(env)
-        set_rules(env, spec, "create")
-        env["GUNICORN_ACCESSLOG"] = args.access_log
         token = token_for(entra, spec_layout, args)
-        print(
-            f"gunicorn {args.workers} workers on {base}; database "
-            f"{'DATABASE_URL' if args.database_url else 'temporary SQLite'}; cache Redis "
-            f"(REDIS_URL); token {len(token)} bytes with {args.token_roles} roles and "
-            f"{args.groups} groups; {args.rules} rules; wrk -t{args.threads} "
-            f"-c{args.connections} -d{args.duration}s --latency; {args.rounds} round(s)"
-        )
-        log_path = workdir / "gunicorn.log"
-        with gunicorn(env, log_path) as process:
-            wait_for_health(base, process, log_path)
-            script = workdir / "bearer.lua"
-            script.write_text(f'wrk.headers["Authorization"] = "Bearer {token}"\n')
-            bench = Bench(env, spec, spec_layout, base, token, script, process.pid)
+        with portico_server(
+            entra,
+            args,
+            database_url=database_url,
+            log_path=workdir / "gunicorn.log",
+            before_start=lambda env: set_rules(env, spec, "create"),
+        ) as served:
+            print(
+                f"gunicorn {args.workers} workers on {served.base}; database "
+                f"{'DATABASE_URL' if args.database_url else 'temporary SQLite'}; cache Redis "
+                f"(REDIS_URL); token {len(token)} bytes with {args.token_roles} roles and "
+                f"{args.groups} groups; {args.rules} rules; wrk -t{args.threads} "
+                f"-c{args.connections} -d{args.duration}s --latency; {args.rounds} round(s)"
+            )
+            script = bearer_script(workdir, token)
+            bench = Bench(served.env, spec, spec_layout, served.base, token, script, served.master)
             return benchmark(bench, args)
 
 
@@ -264,25 +267,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-d", "--duration", type=int, default=10, help="seconds per run")
     parser.add_argument("--warmup", type=int, default=2, help="seconds after each switch")
-    parser.add_argument("-t", "--threads", type=int, default=2, help="wrk threads (2)")
-    parser.add_argument("-c", "--connections", type=int, default=16, help="wrk connections")
     parser.add_argument("-r", "--rounds", type=int, default=1, help="ABBA rounds, medians (1)")
-    parser.add_argument("-w", "--workers", type=int, default=2, help="WEB_CONCURRENCY (2)")
     parser.add_argument("--rules", type=int, default=200, help="active rules (200)")
     parser.add_argument("--token-roles", type=int, default=20, help="app roles in the token")
     parser.add_argument(
         "--token-groups", dest="groups", type=int, default=50, help="group ids in the token"
     )
-    parser.add_argument(
-        "--database-url",
-        default=os.environ.get("DATABASE_URL"),
-        help="migrate and use this database (default: $DATABASE_URL, else a temp SQLite); "
-        "its mapping rules are replaced",
-    )
-    parser.add_argument(
-        "--redis-url",
-        default=os.environ.get("REDIS_URL"),
-        help="REDIS_URL for gunicorn and the rule writer (default: $REDIS_URL; required)",
+    add_server_arguments(
+        parser,
+        redis_help="REDIS_URL for gunicorn and the rule writer (default: $REDIS_URL; required)",
+        database_note="; its mapping rules are replaced",
     )
     parser.add_argument(
         "--quiet-wait",
@@ -293,7 +287,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--retries", type=int, default=2, help="repeat a run disturbed by other load (2)"
     )
-    parser.add_argument("--access-log", default="/dev/null", help="GUNICORN_ACCESSLOG")
     return parser.parse_args(argv)
 
 
@@ -309,19 +302,21 @@ def cannot_run(args: argparse.Namespace) -> str:
     return ""
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Exit 0 when the target is met, 1 when not, 2 when the benchmark could not run."""
+def run_main(
+    run_it: Callable[[argparse.Namespace, Path], bool], prefix: str, argv: list[str] | None
+) -> int:
+    """The command line parsed and checked, then ``run_it`` in a temporary directory."""
     args = parse_args(argv)
     problem = cannot_run(args)
     if problem:
         print(problem, file=sys.stderr)
         return 2
-    with tempfile.TemporaryDirectory(prefix="portico-rbac-bench-") as workdir:
-        try:
-            return 0 if run(args, Path(workdir)) else 1
-        except (RuntimeError, subprocess.SubprocessError, ValueError) as exc:
-            print(f"benchmark failed: {exc}", file=sys.stderr)
-            return 2
+    return in_workdir(run_it, args, prefix)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Exit 0 when the target is met, 1 when not, 2 when the benchmark could not run."""
+    return run_main(run, "portico-rbac-bench-", argv)
 
 
 if __name__ == "__main__":

@@ -151,23 +151,12 @@ def timing(value: Layout, calls: int = 2000, rounds: int = 3) -> dict[str, float
     ``grant_for_claims`` is what authentication runs per request (the Redis GET of the
     version included); ``rules_matching`` is the look-up alone, against the warm snapshot.
     """
-    from apps.entra_auth.claims import Claims, TokenKind
     from apps.rbac import resolution
+    from apps.rbac.simulation import claims_for_simulation
 
-    claims = Claims(
-        tid="t",
-        oid="o",
-        sub="s",
-        kind=TokenKind.DELEGATED,
-        client_id="c",
-        version="2.0",
-        issuer="i",
-        audience="a",
-        expires_at=0,
-        issued_at=0,
-        scopes=frozenset(value.scopes.split()),
-        roles=frozenset(value.roles),
-        groups=frozenset(value.groups),
+    # A delegated token's claims (it has scp), built as the simulator builds them.
+    claims = claims_for_simulation(
+        {"scp": value.scopes, "roles": value.roles, "groups": value.groups}
     )
     snapshot = resolution.current_snapshot()
 

@@ -19,43 +19,43 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
+from dataclasses import replace
 from pathlib import Path
 
 from benchmarks import cpu_accounting, rbac_bench
 from benchmarks.cpu_accounting import CpuSample
 from benchmarks.fake_entra import FakeEntra, SigningKey
-from benchmarks.http_bench import Run, parse_wrk, print_table, summary, wrk
-from benchmarks.rbac_bench import MODES, Bench, check_answers, set_rules, token_for
+from benchmarks.http_bench import (
+    Run,
+    bearer_script,
+    parse_wrk,
+    portico_server,
+    print_table,
+    summary,
+    wrk,
+)
+from benchmarks.rbac_bench import MODES, Bench, set_rules, token_for
 from benchmarks.rbac_rules import layout, save_layout
-from benchmarks.server import free_port, gunicorn, migrate, server_env, wait_for_health
 
 
 def start(
     name: str, entra: FakeEntra, stack: ExitStack, shared: Bench, args: argparse.Namespace
 ) -> Bench:
     """A server with its own database, holding the layout's rules (their state set later)."""
-    port = free_port()
     workdir = shared.spec.parent
-    env = server_env(
-        entra,
-        port=port,
-        database_url=f"sqlite:///{workdir / f'{name}.sqlite3'}",
-        redis_url=args.redis_url,
-        workers=args.workers,
+    served = stack.enter_context(
+        portico_server(
+            entra,
+            args,
+            database_url=f"sqlite:///{workdir / f'{name}.sqlite3'}",
+            log_path=workdir / f"{name}.log",
+            before_start=lambda env: set_rules(env, shared.spec, "create"),
+        )
     )
-    migrate(env)
-    set_rules(env, shared.spec, "create")
-    env["GUNICORN_ACCESSLOG"] = args.access_log
-    log_path = workdir / f"{name}.log"
-    process = stack.enter_context(gunicorn(env, log_path))
-    base = f"http://127.0.0.1:{port}"
-    wait_for_health(base, process, log_path)
-    bench = Bench(env, shared.spec, shared.layout, base, shared.token, shared.script, process.pid)
-    bench.state, bench.timings = shared.state, shared.timings
-    return bench
+    # The state and timings dictionaries stay shared: the report reads them from either.
+    return replace(shared, env=served.env, base=served.base, master=served.master)
 
 
 def prepare(
@@ -69,21 +69,13 @@ def prepare(
     changed = False
     for mode, server in assignment.items():
         if current.get(server.base) != mode:
-            command = "activate" if mode == "rules" else "deactivate"
-            first = mode not in server.timings
-            active, timing = set_rules(server.env, server.spec, command, time_it=first)
-            if first:
-                server.timings[mode] = timing
-            server.state[mode] = (active, 0, 0)
+            server.state[mode] = (server.apply(mode), 0, 0)
             current[server.base] = mode
             changed = True
     if not changed:
         return
     for mode, server in assignment.items():
-        expected = server.layout.matching() if mode == "rules" else 0
-        wrk(f"{server.base}/api/me", seconds=args.warmup, args=args, script=server.script)
-        granted = check_answers(server.base, server.token, expected)
-        server.state[mode] = (server.state[mode][0], expected, granted)
+        server.warm_up(mode, server.state[mode][0], args)
 
 
 def others_share(
@@ -163,8 +155,7 @@ def run(args: argparse.Namespace, workdir: Path) -> bool:
     save_layout(spec, spec_layout)
     with FakeEntra(SigningKey()).serve() as entra, ExitStack() as stack:
         token = token_for(entra, spec_layout, args)
-        script = workdir / "bearer.lua"
-        script.write_text(f'wrk.headers["Authorization"] = "Bearer {token}"\n')
+        script = bearer_script(workdir, token)
         shared = Bench({}, spec, spec_layout, "", token, script, 0)
         servers = [start(name, entra, stack, shared, args) for name in ("a", "b")]
         print(
@@ -179,17 +170,7 @@ def run(args: argparse.Namespace, workdir: Path) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     """Exit 0 when the target is met, 1 when not, 2 when the benchmark could not run."""
-    args = rbac_bench.parse_args(argv)
-    problem = rbac_bench.cannot_run(args)
-    if problem:
-        print(problem, file=sys.stderr)
-        return 2
-    with tempfile.TemporaryDirectory(prefix="portico-rbac-together-") as workdir:
-        try:
-            return 0 if run(args, Path(workdir)) else 1
-        except (RuntimeError, OSError, ValueError) as exc:
-            print(f"benchmark failed: {exc}", file=sys.stderr)
-            return 2
+    return rbac_bench.run_main(run, "portico-rbac-together-", argv)
 
 
 if __name__ == "__main__":

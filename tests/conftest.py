@@ -14,10 +14,11 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jwt
 import pytest
@@ -26,6 +27,11 @@ from django.core.cache import cache
 from jwt.algorithms import RSAAlgorithm
 
 from apps.entra_auth import runtime, users
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import Group, Permission
+
+    from apps.rbac.models import MappingRule
 
 TENANT = "11111111-2222-4333-8444-555555555555"
 OTHER_TENANT = "99999999-8888-4777-8666-555555555555"
@@ -404,3 +410,120 @@ def _fresh_log_throttles(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(groups, "_overage_warning", Throttle(60.0))
     monkeypatch.setattr(resolution, "_database_warning", Throttle(60.0))
+
+
+# --- Shared by the RBAC suites (tests/rbac, tests/api): rules, their targets, overage -------
+
+
+def permission(name: str) -> Permission:
+    """The Permission row for ``app_label.codename``."""
+    from django.contrib.auth.models import Permission
+
+    app_label, codename = name.split(".")
+    return Permission.objects.get(content_type__app_label=app_label, codename=codename)
+
+
+def group_with(name: str, *perms: str) -> Group:
+    """A Django group holding ``perms`` (``app_label.codename``)."""
+    from django.contrib.auth.models import Group
+
+    group = Group.objects.create(name=name)
+    group.permissions.set([permission(p) for p in perms])
+    return group
+
+
+def stored_rule(
+    kind: str,
+    value: str,
+    *,
+    perms: tuple[str, ...] | list[str] = (),
+    groups: tuple[Group, ...] | list[Group] = (),
+    **fields: Any,
+) -> MappingRule:
+    """A rule written straight to the database: no audit entry, no version bump."""
+    from apps.rbac.models import MappingRule
+
+    rule = MappingRule.objects.create(source_kind=kind, source_value=value, **fields)
+    rule.groups.set(groups)
+    rule.permissions.set([permission(p) for p in perms])
+    return rule
+
+
+Committed = Callable[[], AbstractContextManager[Any]]
+
+
+@pytest.fixture
+def committed(django_capture_on_commit_callbacks: Any) -> Committed:
+    """A block whose on-commit callbacks (the version bump of ``apps/rbac/signals.py``) run
+    at its end, as after a real commit."""
+    return lambda: django_capture_on_commit_callbacks(execute=True)
+
+
+MakeRule = Callable[..., "MappingRule"]
+
+
+@pytest.fixture
+def make_rule(committed: Committed) -> MakeRule:
+    """Creates a rule through ``services.mapping_save`` (validated, audited, version bumped),
+    labelled "<kind> <value>" unless ``label`` is given."""
+    from apps.rbac import services
+    from apps.rbac.models import TokenKinds
+
+    def make(
+        kind: str,
+        value: str,
+        *,
+        perms: tuple[str, ...] | list[str] | set[str] = (),
+        groups: tuple[Group, ...] | list[Group] = (),
+        token_kinds: str = TokenKinds.DELEGATED,
+        **fields: Any,
+    ) -> MappingRule:
+        data = {
+            "source_kind": kind,
+            "source_value": value,
+            "label": f"{kind} {value}",
+            "token_kinds": token_kinds,
+            **fields,
+        }
+        with committed():
+            return services.mapping_save(
+                rule=None,
+                data=data,
+                groups=groups,
+                permissions=[permission(p) for p in perms],
+                via="test",
+            )
+
+    return make
+
+
+@pytest.fixture
+def fresh_rules() -> Iterator[None]:
+    """Rules of one test must not be seen by the next: the mapping snapshot reloads before
+    and after it (rules written in the test transaction never bump the version)."""
+    from apps.rbac import resolution
+
+    resolution.bump_version()
+    yield
+    resolution.bump_version()
+
+
+# The two ways Entra says a token's groups did not fit: ``_claim_names`` with a
+# ``_claim_sources`` endpoint at the given URL (which must never be fetched), and ``hasgroups``.
+GROUPS_OVERAGE: dict[str, Callable[[str], dict[str, Any]]] = {
+    "claim-sources": lambda url: {
+        "_claim_names": {"groups": "src1"},
+        "_claim_sources": {"src1": {"endpoint": f"{url}/v1.0/users/{USER_OID}/getMemberObjects"}},
+    },
+    "hasgroups": lambda url: {"hasgroups": True},
+}
+
+
+@pytest.fixture(scope="module")
+def module_entra(keys: dict[str, TestKey]) -> Iterator[FakeEntra]:
+    """A loopback FakeEntra of the module's own, publishing K1: a server started for the
+    module keeps trusting it while other tests reconfigure the session one."""
+    from tests.servers import own_fake_entra
+
+    with own_fake_entra(keys["k1"]) as state:
+        yield state

@@ -22,11 +22,14 @@ from apps.api.permissions import (
     require_permissions,
     require_scopes,
 )
-from apps.rbac import resolution, services
 from apps.rbac.models import SourceKind, TokenKinds
 from tests.conftest import bearer
 
-pytestmark = [pytest.mark.django_db, pytest.mark.urls(__name__)]
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.urls(__name__),
+    pytest.mark.usefixtures("fresh_rules"),
+]
 
 
 def view(*permission_classes: Any) -> Any:
@@ -48,13 +51,6 @@ urlpatterns = [
     path("either", view(require_scopes("Orders.Admin") | require_app_roles("Orders.Sync"))),
     path("both", view(RequireDelegatedToken & require_permissions("projects.view_project"))),
 ]
-
-
-@pytest.fixture(autouse=True)
-def _fresh_snapshot() -> Any:
-    resolution.bump_version()
-    yield
-    resolution.bump_version()
 
 
 def call(client: Any, url: str, token: str | None = None) -> Any:
@@ -111,32 +107,18 @@ def test_token_kind_classes_admit_their_kind_only(client, token_factory):
 
 
 def test_missing_mapped_permissions_are_named_in_the_body_and_challenge(
-    client, token_factory, django_capture_on_commit_callbacks
+    client, token_factory, make_rule
 ):
-    with django_capture_on_commit_callbacks(execute=True):
-        services.mapping_save(
-            rule=None,
-            data={"source_kind": SourceKind.APP_ROLE, "source_value": "Reader"},
-            permissions=[_permission("view_project")],
-            via="test",
-        )
+    make_rule(SourceKind.APP_ROLE, "Reader", perms=["projects.view_project"])
     refused = call(client, "perm", token_factory(claims={"roles": ["Reader"]}))
     assert_insufficient(refused, required=["projects.add_project"])
     assert "projects.add_project" in refused.json()["detail"]
 
 
-def test_composed_classes_or_and_and(client, token_factory, django_capture_on_commit_callbacks):
-    with django_capture_on_commit_callbacks(execute=True):
-        services.mapping_save(
-            rule=None,
-            data={
-                "source_kind": SourceKind.APP_ROLE,
-                "source_value": "Reader",
-                "token_kinds": TokenKinds.BOTH,
-            },
-            permissions=[_permission("view_project")],
-            via="test",
-        )
+def test_composed_classes_or_and_and(client, token_factory, make_rule):
+    make_rule(
+        SourceKind.APP_ROLE, "Reader", perms=["projects.view_project"], token_kinds=TokenKinds.BOTH
+    )
     admin_user = token_factory(claims={"scp": "Orders.Admin"})
     daemon = token_factory(app=True, claims={"roles": ["Orders.Sync", "Reader"]})
     reader = token_factory(claims={"roles": ["Reader"]})
@@ -152,9 +134,3 @@ def test_no_token_is_a_401_challenge_not_a_403(client):
     assert response.status_code == HTTPStatus.UNAUTHORIZED
     assert response["WWW-Authenticate"].startswith("Bearer ")
     assert "error=" not in response["WWW-Authenticate"]
-
-
-def _permission(codename: str) -> Any:
-    from django.contrib.auth.models import Permission
-
-    return Permission.objects.get(content_type__app_label="projects", codename=codename)

@@ -8,7 +8,6 @@ daemon with ``Portico.Read`` reads, and a user carrying that same value gets not
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from http import HTTPStatus
 from typing import Any
 
@@ -21,18 +20,9 @@ from apps.projects.models import Project
 from apps.rbac.models import MappingAudit, MappingRule, TokenKinds
 from tests.conftest import USER_OID, bearer, portico_settings_for
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_rules")]
 
 PROJECTS = "/api/projects/"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_snapshot() -> Iterator[None]:
-    from apps.rbac import resolution
-
-    resolution.bump_version()
-    yield
-    resolution.bump_version()
 
 
 @pytest.fixture

@@ -9,70 +9,32 @@ with ``via="api"`` and the caller as actor.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
+from collections.abc import Callable
+from functools import partial
 from http import HTTPStatus
 from typing import Any
 
 import pytest
 from django.contrib.auth.models import Group, Permission
 
-from apps.rbac import services
 from apps.rbac.models import MappingAudit, MappingRule, SourceKind, TokenKinds
 from apps.rbac.resolution import RBAC_ADMIN_PERMISSIONS
-from tests.conftest import USER_OID, b64url, bearer, portico_settings_for
+from tests.conftest import USER_OID, MakeRule, b64url, bearer, portico_settings_for
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_rules")]
 
 MAPPINGS = "/api/rbac/mappings/"
 PERMISSIONS = "/api/rbac/permissions/"
 SIMULATE = "/api/rbac/simulate/"
 AUTOMATION_ROLE = "Portico.RbacAutomation"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_snapshot() -> Iterator[None]:
-    """Rules of one test must not be seen by the next."""
-    from apps.rbac import resolution
-
-    resolution.bump_version()
-    yield
-    resolution.bump_version()
-
-
-def permission(name: str) -> Permission:
-    app_label, codename = name.split(".")
-    return Permission.objects.get(content_type__app_label=app_label, codename=codename)
-
-
-Committed = Callable[[], AbstractContextManager[Any]]
-
-
-@pytest.fixture
-def committed(django_capture_on_commit_callbacks: Any) -> Committed:
-    """A block whose on-commit callbacks (the version bump) run at its end."""
-    return lambda: django_capture_on_commit_callbacks(execute=True)
-
-
-MakeRule = Callable[..., MappingRule]
-
-
-@pytest.fixture
-def make_rule(committed: Committed) -> MakeRule:
-    def make(value: str, *perms: str, kind: str = SourceKind.APP_ROLE, **fields: Any):
-        data = {"source_kind": kind, "source_value": value, "label": value, **fields}
-        with committed():
-            return services.mapping_save(
-                rule=None, data=data, permissions=[permission(p) for p in perms], via="test"
-            )
-
-    return make
+ROLE = SourceKind.APP_ROLE  # what most rules here map
+VIEW, ADD = "projects.view_project", "projects.add_project"
 
 
 @pytest.fixture
 def automation(token_factory: Any, make_rule: MakeRule) -> dict[str, str]:
     """Test-client kwargs for a caller whose app role a rule maps to every RBAC permission."""
-    make_rule(AUTOMATION_ROLE, *sorted(RBAC_ADMIN_PERMISSIONS))
+    make_rule(ROLE, AUTOMATION_ROLE, perms=sorted(RBAC_ADMIN_PERMISSIONS))
     return bearer(token_factory(claims={"roles": [AUTOMATION_ROLE]}))
 
 
@@ -121,6 +83,16 @@ def state() -> tuple[list[dict[str, Any]], int]:
     return [rule_document(r) for r in MappingRule.objects.all()], MappingAudit.objects.count()
 
 
+def refused_unchanged(write: Callable[[], Any], field: str, message: str) -> Any:
+    """``write()`` is answered 400 with ``message`` under ``field`` and changes nothing."""
+    before = state()
+    response = write()
+    assert response.status_code == HTTPStatus.BAD_REQUEST, response.content
+    assert message in response.json()["detail"][field]
+    assert state() == before
+    return response
+
+
 # --- mappings: happy paths -----------------------------------------------------------------
 def test_create_validates_writes_through_the_service_and_audits(client, automation, clerks):
     response = send(client, "post", MAPPINGS, automation, rule_body(notes="for the shop"))
@@ -150,9 +122,9 @@ def test_create_validates_writes_through_the_service_and_audits(client, automati
 
 
 def test_list_retrieve_and_filters(client, automation, make_rule):
-    make_rule("Orders.Read", label="Order readers")
-    make_rule("Orders.Write", is_active=False, notes="paused")
-    make_rule("orders-scope", kind=SourceKind.SCOPE)
+    make_rule(ROLE, "Orders.Read", label="Order readers")
+    make_rule(ROLE, "Orders.Write", is_active=False, notes="paused")
+    make_rule(SourceKind.SCOPE, "orders-scope")
 
     def values(query: str = "") -> list[str]:
         response = client.get(f"{MAPPINGS}{query}", **automation)
@@ -185,7 +157,7 @@ def test_a_bad_filter_is_a_400_naming_it(client, automation, query, field):
 
 
 def test_put_replaces_and_patch_changes_only_what_is_sent(client, automation, make_rule, clerks):
-    rule = make_rule("Orders.Read", "projects.view_project")
+    rule = make_rule(ROLE, "Orders.Read", label="Orders.Read", perms=[VIEW])
     url = f"{MAPPINGS}{rule.pk}/"
 
     response = send(
@@ -212,14 +184,14 @@ def test_put_replaces_and_patch_changes_only_what_is_sent(client, automation, ma
 
 
 def test_an_update_that_changes_nothing_writes_no_audit(client, automation, make_rule):
-    rule = make_rule("Orders.Read")
+    rule = make_rule(ROLE, "Orders.Read", label="Orders.Read")
     response = send(client, "patch", f"{MAPPINGS}{rule.pk}/", automation, {"label": "Orders.Read"})
     assert response.status_code == HTTPStatus.OK
     assert not MappingAudit.objects.filter(via="api").exists()
 
 
 def test_delete_is_audited(client, automation, make_rule):
-    rule = make_rule("Orders.Read", "projects.view_project")
+    rule = make_rule(ROLE, "Orders.Read", perms=[VIEW])
     response = client.delete(f"{MAPPINGS}{rule.pk}/", **automation)
     assert response.status_code == HTTPStatus.NO_CONTENT
     assert not MappingRule.objects.filter(pk=rule.pk).exists()
@@ -242,80 +214,63 @@ def test_a_rule_written_through_the_api_takes_effect_on_the_next_request(
 
 
 # --- mappings: validation ------------------------------------------------------------------
-INVALID = [
-    pytest.param(
+# id: (what is wrong in the body, the field named, its message)
+INVALID: dict[str, tuple[dict[str, Any], str, str]] = {
+    "unknown-permission": (
         {"permissions": ["projects.view_project", "projects.fly_project"]},
         "permissions",
         "Unknown permission: projects.fly_project",
-        id="unknown-permission",
     ),
-    pytest.param(
+    "malformed-permission": (
         {"permissions": ["view_project"]},
         "permissions",
         'Expected "app_label.codename", got "view_project"',
-        id="malformed-permission",
     ),
-    pytest.param(
-        {"groups": ["Order clerks", "Nobody"]},
-        "groups",
-        "Unknown group: Nobody",
-        id="unknown-group",
-    ),
-    pytest.param(
+    "unknown-group": ({"groups": ["Order clerks", "Nobody"]}, "groups", "Unknown group: Nobody"),
+    "outer-spaces-not-trimmed": (
         {"source_value": " Orders.Read"},
         "source_value",
         "Must be non-empty, without outer spaces.",
-        id="outer-spaces-not-trimmed",
     ),
-    pytest.param(
+    "model-clean": (
         {"source_kind": "scope", "token_kinds": "app"},
         "token_kinds",
         "Scopes only appear in delegated tokens: choose delegated.",
-        id="model-clean",
     ),
-    pytest.param(
-        {"source_kind": "role"}, "source_kind", '"role" is not a valid choice.', id="bad-choice"
-    ),
-    pytest.param(
+    "bad-choice": ({"source_kind": "role"}, "source_kind", '"role" is not a valid choice.'),
+    "duplicate": (
         {"source_value": "Existing.Role"},
         "non_field_errors",
         "Mapping rule with this Source kind and Source value already exists.",
-        id="duplicate",
     ),
-]
+}
 
 
-@pytest.mark.parametrize(("change", "field", "message"), INVALID)
+@pytest.mark.parametrize(("change", "field", "message"), INVALID.values(), ids=INVALID.keys())
 def test_create_refuses_bad_input_with_field_messages_and_changes_nothing(
     client, automation, make_rule, clerks, change, field, message
 ):
-    make_rule("Existing.Role")
-    before = state()
-    response = send(client, "post", MAPPINGS, automation, rule_body(**change))
-    assert response.status_code == HTTPStatus.BAD_REQUEST, response.content
+    make_rule(ROLE, "Existing.Role")
+    post = partial(send, client, "post", MAPPINGS, automation, rule_body(**change))
+    response = refused_unchanged(post, field, message)
     assert response.json()["code"] == "invalid"
-    assert message in response.json()["detail"][field]
-    assert state() == before
 
 
-@pytest.mark.parametrize(("change", "field", "message"), INVALID)
+@pytest.mark.parametrize(("change", "field", "message"), INVALID.values(), ids=INVALID.keys())
 def test_update_refuses_bad_input_and_changes_nothing(
     client, automation, make_rule, clerks, change, field, message
 ):
-    make_rule("Existing.Role")
-    rule = make_rule("Orders.Read", "projects.view_project")
-    before = state()
-    response = send(client, "patch", f"{MAPPINGS}{rule.pk}/", automation, change)
-    assert response.status_code == HTTPStatus.BAD_REQUEST, response.content
-    assert message in response.json()["detail"][field]
-    assert state() == before
+    make_rule(ROLE, "Existing.Role")
+    rule = make_rule(ROLE, "Orders.Read", perms=[VIEW])
+    patch = partial(send, client, "patch", f"{MAPPINGS}{rule.pk}/", automation, change)
+    refused_unchanged(patch, field, message)
 
 
 def test_a_duplicate_that_slips_past_validation_is_still_a_400(
     client, automation, make_rule, clerks, monkeypatch
 ):
     """Two concurrent creates both pass full_clean; the database constraint decides."""
-    make_rule("Orders.Read")
+    make_rule(ROLE, "Orders.Read")
     monkeypatch.setattr(MappingRule, "validate_constraints", lambda self, exclude=None: None)
     before = state()
     response = send(client, "post", MAPPINGS, automation, rule_body())
@@ -347,8 +302,8 @@ def test_each_endpoint_names_the_permission_it_lacks(
     client, token_factory, make_rule, clerks, method, url, held, missing
 ):
     """A reader of rules may not write them; the 403 says which permission is missing."""
-    rule = make_rule("Orders.Read")
-    make_rule("Rules.Reader", *held)
+    rule = make_rule(ROLE, "Orders.Read")
+    make_rule(ROLE, "Rules.Reader", perms=held)
     url = url.format(rule=f"{MAPPINGS}{rule.pk}/")
     before = state()
     body = {"claims": {}} if url == SIMULATE else rule_body()
@@ -366,7 +321,12 @@ def test_without_a_token_the_api_answers_401(client):
 
 
 def test_a_daemon_can_be_granted_the_api_by_an_app_only_rule(client, token_factory, make_rule):
-    make_rule("Rbac.Sync", "rbac.view_mappingrule", token_kinds=TokenKinds.APP)
+    make_rule(
+        SourceKind.APP_ROLE,
+        "Rbac.Sync",
+        perms=["rbac.view_mappingrule"],
+        token_kinds=TokenKinds.APP,
+    )
     daemon = bearer(token_factory(app=True, claims={"roles": ["Rbac.Sync"]}))
     assert client.get(MAPPINGS, **daemon).status_code == HTTPStatus.OK
     user = caller(token_factory, "Rbac.Sync")  # same value, delegated: not for users
@@ -429,8 +389,19 @@ def test_permissions_search(client, automation, search, expected):
 
 # --- simulator -----------------------------------------------------------------------------
 def test_simulate_claims(client, automation, make_rule):
-    rule = make_rule("Orders.Read", "projects.view_project", grants_staff=True)
-    make_rule("Orders.Export", "projects.add_project", token_kinds=TokenKinds.APP)
+    rule = make_rule(
+        SourceKind.APP_ROLE,
+        "Orders.Read",
+        label="Orders.Read",
+        perms=[VIEW],
+        grants_staff=True,
+    )
+    make_rule(
+        SourceKind.APP_ROLE,
+        "Orders.Export",
+        perms=[ADD],
+        token_kinds=TokenKinds.APP,
+    )
     claims = {"roles": ["Orders.Read", "Orders.Export"], "scp": "access_as_user"}
 
     response = send(client, "post", SIMULATE, automation, {"claims": claims})
@@ -464,7 +435,12 @@ def test_simulate_claims(client, automation, make_rule):
 
 def test_simulate_an_untrusted_token(client, automation, make_rule):
     """Decoded without any check: the signature here is garbage and it still explains."""
-    make_rule("Orders.Export", "projects.add_project", token_kinds=TokenKinds.APP)
+    make_rule(
+        SourceKind.APP_ROLE,
+        "Orders.Export",
+        perms=[ADD],
+        token_kinds=TokenKinds.APP,
+    )
     payload = {"roles": ["Orders.Export"], "idtyp": "app", "azp": "some-daemon"}
     token = f"{b64url(b'{}')}.{b64url(json.dumps(payload).encode())}.not-a-signature"
     response = send(client, "post", SIMULATE, automation, {"token": token})

@@ -33,6 +33,7 @@ from tests.conftest import (
     API_CLIENT_ID,
     DAEMON_OID,
     DROP,
+    GROUPS_OVERAGE,
     OTHER_API_CLIENT_ID,
     OTHER_TENANT,
     SPA_CLIENT_ID,
@@ -455,16 +456,9 @@ def test_missing_app_role_or_delegated_kind_is_insufficient_on_the_app_endpoint(
     assert_insufficient_scope(response, "Portico.Read")
 
 
-OVERAGE = {
-    "v69c-claim-sources": lambda url: {
-        "_claim_names": {"groups": "src1"},
-        "_claim_sources": {"src1": {"endpoint": f"{url}/x"}},
-    },
-    "v69d-hasgroups": lambda url: {"hasgroups": True},
-}
-
-
-@pytest.mark.parametrize("overage", OVERAGE.values(), ids=OVERAGE.keys())
+@pytest.mark.parametrize(
+    "overage", GROUPS_OVERAGE.values(), ids=["v69c-claim-sources", "v69d-hasgroups"]
+)
 def test_groups_overage_authenticates_without_groups_and_never_calls_the_source(
     client, token_factory, urls, spy_server, caplog, overage
 ):

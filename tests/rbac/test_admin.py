@@ -7,7 +7,7 @@ clients below log in a local superuser, or a local staff user holding only some 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 
@@ -17,32 +17,18 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
-from apps.rbac import resolution
 from apps.rbac.documents import rule_document
 from apps.rbac.manifest import ManifestError, parse_app_roles
 from apps.rbac.models import MappingAudit, MappingRule, SourceKind, TokenKinds
-from tests.conftest import b64url
+from tests.conftest import b64url, group_with, permission, stored_rule
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_rules")]
 
 CHANGELIST = "admin:rbac_mappingrule_changelist"
 SIMULATE = "admin:rbac_mappingrule_simulate"
 IMPORT = "admin:rbac_mappingrule_import_manifest"
 AUDITS = "admin:rbac_mappingaudit_changelist"
 GROUP_OID = "6f1c2d3e-4a5b-4c6d-8e7f-001122334455"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_snapshot() -> Iterator[None]:
-    """Rules live in the test transaction, whose on-commit version bump never runs: reload."""
-    resolution.bump_version()
-    yield
-    resolution.bump_version()
-
-
-def perm(dotted: str) -> Permission:
-    app_label, codename = dotted.split(".")
-    return Permission.objects.get(content_type__app_label=app_label, codename=codename)
 
 
 def login(client: Client, user: Any) -> Client:
@@ -77,41 +63,30 @@ def staff_client(client: Client, django_user_model: Any) -> StaffClient:
     return make
 
 
-def make_rule(kind: str, value: str, **fields: Any) -> MappingRule:
-    """A rule written straight to the database: no audit entry of its own."""
-    groups, perms = fields.pop("groups", []), fields.pop("perms", [])
-    rule = MappingRule.objects.create(source_kind=kind, source_value=value, **fields)
-    rule.groups.set(groups)
-    rule.permissions.set(perm(p) for p in perms)
-    return rule
-
-
 @pytest.fixture
 def editors() -> Group:
-    group = Group.objects.create(name="Project editors")
-    group.permissions.set([perm("projects.change_project"), perm("projects.add_project")])
-    return group
+    return group_with("Project editors", "projects.change_project", "projects.add_project")
 
 
 @pytest.fixture
 def world(editors: Group) -> dict[str, MappingRule]:
     """Six rules that differ in every filtered column."""
     return {
-        "reader": make_rule(
+        "reader": stored_rule(
             SourceKind.APP_ROLE,
             "Orders.Read",
             label="Order readers",
             perms=["projects.view_project"],
         ),
-        "daemon": make_rule(
+        "daemon": stored_rule(
             SourceKind.APP_ROLE, "Orders.Sync", token_kinds=TokenKinds.APP, groups=[editors]
         ),
-        "finance": make_rule(SourceKind.GROUP, GROUP_OID, label="Finance team", groups=[editors]),
-        "scope": make_rule(SourceKind.SCOPE, "access_as_user", perms=["projects.view_project"]),
-        "admins": make_rule(
+        "finance": stored_rule(SourceKind.GROUP, GROUP_OID, label="Finance team", groups=[editors]),
+        "scope": stored_rule(SourceKind.SCOPE, "access_as_user", perms=["projects.view_project"]),
+        "admins": stored_rule(
             SourceKind.APP_ROLE, "Portico.Ops", token_kinds=TokenKinds.BOTH, grants_staff=True
         ),
-        "old": make_rule(SourceKind.APP_ROLE, "Legacy.Role", is_active=False),
+        "old": stored_rule(SourceKind.APP_ROLE, "Legacy.Role", is_active=False),
     }
 
 
@@ -167,13 +142,13 @@ def test_changelist_queries_do_not_grow_with_rules(
     su_client: Client, editors: Group, django_assert_max_num_queries: Any
 ) -> None:
     for index in range(4):
-        make_rule(
+        stored_rule(
             SourceKind.APP_ROLE, f"Role.{index}", groups=[editors], perms=["projects.view_project"]
         )
     with django_assert_max_num_queries(20) as few:
         su_client.get(reverse(CHANGELIST))
     for index in range(4, 40):
-        make_rule(
+        stored_rule(
             SourceKind.APP_ROLE, f"Role.{index}", groups=[editors], perms=["projects.view_project"]
         )
     with django_assert_max_num_queries(len(few.captured_queries)):
@@ -208,7 +183,7 @@ def only_audit() -> MappingAudit:
 
 
 def test_admin_add_is_audited_with_targets(su_client: Client, superuser: Any, editors: Group):
-    view = perm("projects.view_project")
+    view = permission("projects.view_project")
     data = form_data(groups=[editors.pk], permissions=[view.pk], grants_staff="on")
     response = su_client.post(reverse("admin:rbac_mappingrule_add"), data)
     assert response.status_code == HTTPStatus.FOUND, response.context["adminform"].form.errors
@@ -228,9 +203,9 @@ def test_admin_add_is_audited_with_targets(su_client: Client, superuser: Any, ed
 
 
 def test_admin_change_records_before_and_after(su_client: Client, superuser: Any, editors: Group):
-    rule = make_rule(SourceKind.APP_ROLE, "Invoices.Approve", label="Old", groups=[editors])
+    rule = stored_rule(SourceKind.APP_ROLE, "Invoices.Approve", label="Old", groups=[editors])
     before = rule_document(rule)
-    data = form_data(label="New", permissions=[perm("projects.view_project").pk], groups=[])
+    data = form_data(label="New", permissions=[permission("projects.view_project").pk], groups=[])
     url = reverse("admin:rbac_mappingrule_change", args=[rule.pk])
     assert su_client.post(url, data).status_code == HTTPStatus.FOUND
     entry = only_audit()
@@ -248,14 +223,14 @@ def test_admin_change_records_before_and_after(su_client: Client, superuser: Any
 
 
 def test_admin_save_without_change_writes_no_audit(su_client: Client) -> None:
-    rule = make_rule(SourceKind.APP_ROLE, "Invoices.Approve", label="Invoice approvers")
+    rule = stored_rule(SourceKind.APP_ROLE, "Invoices.Approve", label="Invoice approvers")
     url = reverse("admin:rbac_mappingrule_change", args=[rule.pk])
     assert su_client.post(url, form_data()).status_code == HTTPStatus.FOUND
     assert not MappingAudit.objects.exists()
 
 
 def test_admin_validation_errors_are_form_errors(su_client: Client) -> None:
-    make_rule(SourceKind.APP_ROLE, "Invoices.Approve")
+    stored_rule(SourceKind.APP_ROLE, "Invoices.Approve")
     url = reverse("admin:rbac_mappingrule_add")
     duplicate = su_client.post(url, form_data())
     scope_for_apps = su_client.post(
@@ -268,7 +243,7 @@ def test_admin_validation_errors_are_form_errors(su_client: Client) -> None:
 
 
 def test_admin_delete_is_audited(su_client: Client, superuser: Any, editors: Group) -> None:
-    rule = make_rule(SourceKind.GROUP, GROUP_OID, label="Finance team", groups=[editors])
+    rule = stored_rule(SourceKind.GROUP, GROUP_OID, label="Finance team", groups=[editors])
     before, rule_id = rule_document(rule), rule.pk
     url = reverse("admin:rbac_mappingrule_delete", args=[rule.pk])
     assert su_client.post(url, {"post": "yes"}).status_code == HTTPStatus.FOUND
@@ -331,7 +306,7 @@ def audited(su_client: Client, editors: Group) -> MappingRule:
     su_client.post(add, form_data(groups=[editors.pk], label="Approvers"))
     rule = MappingRule.objects.get()
     change = reverse("admin:rbac_mappingrule_change", args=[rule.pk])
-    view = perm("projects.view_project").pk
+    view = permission("projects.view_project").pk
     su_client.post(change, form_data(label="Invoice approvers", groups=[], permissions=[view]))
     return rule
 
@@ -387,7 +362,7 @@ def test_audit_changelist_names_changed_fields(su_client: Client, audited: Mappi
 
 
 def test_rule_page_links_to_its_audit_entries(su_client: Client, audited: MappingRule) -> None:
-    other = make_rule(SourceKind.SCOPE, "other")
+    other = stored_rule(SourceKind.SCOPE, "other")
     page = su_client.get(reverse("admin:rbac_mappingrule_change", args=[audited.pk]))
     link = f"{reverse(AUDITS)}?rule_id={audited.pk}"
     assert link in page.content.decode()
@@ -607,8 +582,8 @@ def test_manifest_import_creates_inactive_skeletons(
 
 
 def test_manifest_import_skips_existing_values(su_client: Client) -> None:
-    kept = make_rule(SourceKind.APP_ROLE, "Orders.Read", label="Edited", is_active=True)
-    make_rule(SourceKind.GROUP, "Orders.Sync")  # same value, other kind: not a clash
+    kept = stored_rule(SourceKind.APP_ROLE, "Orders.Read", label="Edited", is_active=True)
+    stored_rule(SourceKind.GROUP, "Orders.Sync")  # same value, other kind: not a clash
     response = import_manifest(su_client, MANIFEST)
     assert "Skipped, already mapped: Orders.Read." in response.content.decode()
     kept.refresh_from_db()

@@ -9,14 +9,12 @@ permission costs no database query. This module doubles as the URLconf of its te
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from http import HTTPStatus
-from typing import Any
 
 import pytest
 from django.contrib import admin
 from django.contrib.auth import authenticate
-from django.contrib.auth.models import Group, Permission
+from django.contrib.auth.models import Group
 from django.http import HttpRequest
 from django.test import RequestFactory
 from django.urls import include, path
@@ -29,10 +27,9 @@ from rest_framework.views import APIView
 from apps.api.permissions import require_permissions
 from apps.entra_auth.models import User
 from apps.projects.models import Project
-from apps.rbac import resolution, services
 from apps.rbac.authentication import MappedEntraAuthentication
-from apps.rbac.models import MappingRule, SourceKind, TokenKinds
-from tests.conftest import USER_OID, FakeEntra, bearer, portico_settings_for
+from apps.rbac.models import SourceKind, TokenKinds
+from tests.conftest import USER_OID, FakeEntra, bearer, permission, portico_settings_for
 
 VIEW, ADD, CHANGE, DELETE = (
     f"projects.{action}_project" for action in ("view", "add", "change", "delete")
@@ -76,52 +73,10 @@ urlpatterns = [
     path("t/guarded", GuardedView.as_view()),
     path("", include("config.urls")),
 ]
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_rules")]
 
 
 # --- helpers -------------------------------------------------------------------------------
-def permission(name: str) -> Permission:
-    app_label, codename = name.split(".")
-    return Permission.objects.get(content_type__app_label=app_label, codename=codename)
-
-
-MakeRule = Callable[..., MappingRule]
-
-
-@pytest.fixture
-def make_rule(django_capture_on_commit_callbacks: Any) -> MakeRule:
-    """A rule through ``services.mapping_save``, committed (the version bump runs)."""
-
-    def make(
-        kind: str,
-        value: str,
-        *,
-        perms: tuple[str, ...] | list[str] | set[str] = (),
-        groups: tuple[Group, ...] = (),
-        token_kinds: str = TokenKinds.DELEGATED,
-        **fields: Any,
-    ) -> MappingRule:
-        data = {"source_kind": kind, "source_value": value, "token_kinds": token_kinds, **fields}
-        with django_capture_on_commit_callbacks(execute=True):
-            return services.mapping_save(
-                rule=None,
-                data=data,
-                groups=groups,
-                permissions=[permission(p) for p in perms],
-                via="test",
-            )
-
-    return make
-
-
-@pytest.fixture(autouse=True)
-def _fresh_rules() -> Iterator[None]:
-    """No snapshot of another test's rules survives into this one."""
-    resolution.bump_version()
-    yield
-    resolution.bump_version()
-
-
 def token_user(token: str) -> tuple[User, HttpRequest]:
     """``request.user`` as the DRF edge builds it for ``token``, and its Django request."""
     request = Request(APIRequestFactory().get("/admin/", **bearer(token)))

@@ -10,6 +10,7 @@ msal accepts https authorities only. Most tests replace the app-token acquirer b
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import ipaddress
 import json
@@ -20,7 +21,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -30,28 +31,31 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from django.contrib.auth.models import Permission
 from django.core import checks
 from django.core.cache import cache
 
 from apps.core import metrics
 from apps.core.conf import portico_settings
 from apps.entra_auth import client_credentials
-from apps.entra_auth.claims import Claims, TokenKind
+from apps.entra_auth.claims import Claims
 from apps.rbac import checks as rbac_checks
-from apps.rbac import graph, resolution, services
+from apps.rbac import graph
 from apps.rbac.groups import groups_for_matching
 from apps.rbac.models import SourceKind, TokenKinds
+from apps.rbac.simulation import claims_for_simulation
 from tests.conftest import (
     DAEMON_OID,
+    GROUPS_OVERAGE,
     TENANT,
     USER_OID,
     FakeEntra,
+    MakeRule,
     SpyServer,
     TokenFactory,
     bearer,
     portico_settings_for,
 )
+from tests.servers import JsonHandler, loopback
 
 GROUP_G = "3f2504e0-4f89-41d3-9a0c-0305e82c3301"
 OTHER_GROUPS = [f"00000000-0000-4000-8000-00000000000{n}" for n in range(1, 5)]
@@ -131,22 +135,11 @@ class FakeGraph:
 
 
 def _graph_handler(state: FakeGraph) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(JsonHandler):
         def do_GET(self) -> None:
-            status, body, headers = state.answer(self.path, self.headers)
-            try:
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(body)
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # the client gave up first (the "hang" mode): that is the point
-
-        def log_message(self, *args: object) -> None:
-            pass
+            # The client may give up first (the "hang" mode): that is the point.
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                self.send_json(*state.answer(self.path, self.headers))
 
     return Handler
 
@@ -154,12 +147,8 @@ def _graph_handler(state: FakeGraph) -> type[BaseHTTPRequestHandler]:
 @pytest.fixture(scope="session")
 def _graph_server() -> Iterator[FakeGraph]:
     state = FakeGraph()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _graph_handler(state))
-    server.daemon_threads = True
-    state.url = f"http://127.0.0.1:{server.server_address[1]}"
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield state
-    server.shutdown()
+    with loopback(_graph_handler(state)) as state.url:
+        yield state
 
 
 # --- the fake token endpoint (https, for msal) ---------------------------------------------
@@ -207,25 +196,15 @@ class FakeAuthority:
 
 
 def _authority_handler(state: FakeAuthority) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(JsonHandler):
         def do_GET(self) -> None:
             body = state.discovery(self.path)
-            self._send(HTTPStatus.OK if body else HTTPStatus.NOT_FOUND, body or b"{}")
+            self.send_json(HTTPStatus.OK if body else HTTPStatus.NOT_FOUND, body or b"{}")
 
         def do_POST(self) -> None:
             raw = self.rfile.read(int(self.headers.get("Content-Length", "0"))).decode()
             form = {k: v[0] for k, v in parse_qs(raw).items()}
-            self._send(*state.token(form))
-
-        def _send(self, status: int, body: bytes) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
+            self.send_json(*state.token(form))
 
     return Handler
 
@@ -271,27 +250,20 @@ def _self_signed(directory: Path) -> tuple[Path, Path]:
 def _authority_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeAuthority]:
     cert_file, key_file = _self_signed(tmp_path_factory.mktemp("authority"))
     state = FakeAuthority(ca_file=str(cert_file))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _authority_handler(state))
-    server.daemon_threads = True
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert_file, key_file)
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    state.host = f"https://127.0.0.1:{server.server_address[1]}"
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield state
-    server.shutdown()
+    with loopback(_authority_handler(state), tls=context) as state.host:
+        yield state
 
 
 # --- fixtures ------------------------------------------------------------------------------
 @pytest.fixture(autouse=True)
-def _fresh_state() -> Iterator[None]:
+def _fresh_state(fresh_rules: None) -> Iterator[None]:
     graph.forget_all()
     client_credentials.reset()
-    resolution.bump_version()
     yield
     graph.forget_all()
     client_credentials.reset()
-    resolution.bump_version()
 
 
 @pytest.fixture
@@ -321,53 +293,37 @@ def tokens(monkeypatch: pytest.MonkeyPatch) -> StubTokens:
     return stub
 
 
+def graph_lookup_on(authority: str, fake_graph: FakeGraph, **portico: Any) -> dict[str, Any]:
+    """PORTICO with the Graph lookup on, asking ``fake_graph`` with a client secret."""
+    return portico_settings_for(
+        authority,
+        RBAC_GRAPH_GROUPS=True,
+        ENTRA_GRAPH_HOST=fake_graph.url,
+        ENTRA_CLIENT_SECRET=SECRET,
+        **portico,
+    )
+
+
 @pytest.fixture
 def graph_on(entra: FakeEntra, fake_graph: FakeGraph, settings: Any) -> FakeGraph:
     """Portico with the Graph lookup on (1 minute cache), pointed at the fake Graph."""
-    settings.PORTICO = portico_settings_for(
-        entra.authority,
-        RBAC_GRAPH_GROUPS=True,
-        RBAC_GRAPH_CACHE_SECONDS=60,
-        ENTRA_GRAPH_HOST=fake_graph.url,
-        ENTRA_CLIENT_SECRET=SECRET,
-    )
+    settings.PORTICO = graph_lookup_on(entra.authority, fake_graph, RBAC_GRAPH_CACHE_SECONDS=60)
     return fake_graph
 
 
 @pytest.fixture
-def rules(django_capture_on_commit_callbacks: Any, db: None) -> None:
+def rules(make_rule: MakeRule, db: None) -> None:
     """Group G grants P; app role Orders.Read grants view (for both token kinds)."""
-
-    def make(kind: str, value: str, perm: str) -> None:
-        app_label, codename = perm.split(".")
-        with django_capture_on_commit_callbacks(execute=True):
-            services.mapping_save(
-                rule=None,
-                data={
-                    "source_kind": kind,
-                    "source_value": value,
-                    "label": value,
-                    "token_kinds": TokenKinds.BOTH,
-                },
-                permissions=[
-                    Permission.objects.get(content_type__app_label=app_label, codename=codename)
-                ],
-                via="test",
-            )
-
-    make(SourceKind.GROUP, GROUP_G, PERM_P)
-    make(SourceKind.APP_ROLE, "Orders.Read", ROLE_PERM)
+    for kind, value, perm in [
+        (SourceKind.GROUP, GROUP_G, PERM_P),
+        (SourceKind.APP_ROLE, "Orders.Read", ROLE_PERM),
+    ]:
+        make_rule(kind, value, perms=[perm], token_kinds=TokenKinds.BOTH, label=value)
 
 
 def overage_claims(spy: SpyServer) -> dict[str, Any]:
     """An overage token's claims, whose ``_claim_sources`` points at the spy."""
-    return {
-        "roles": ["Orders.Read"],
-        "_claim_names": {"groups": "src1"},
-        "_claim_sources": {
-            "src1": {"endpoint": f"{spy.url}/v1.0/users/{USER_OID}/getMemberObjects"}
-        },
-    }
+    return {"roles": ["Orders.Read"], **GROUPS_OVERAGE["claim-sources"](spy.url)}
 
 
 def me(client: Any, token: str) -> dict[str, Any]:
@@ -501,20 +457,9 @@ def test_concurrent_first_requests_for_one_user_share_one_lookup(graph_on, token
     assert len(graph_on.requests) == 1
 
 
-def claims_for(oid: str = USER_OID, *, tid: str = TENANT, kind: TokenKind = TokenKind.DELEGATED):
-    return Claims(
-        tid=tid,
-        oid=oid,
-        sub="s",
-        kind=kind,
-        client_id="c",
-        version="2.0",
-        issuer="i",
-        audience="a",
-        expires_at=0,
-        issued_at=0,
-        groups_overage=True,
-    )
+def claims_for(oid: str = USER_OID, *, tid: str = TENANT) -> Claims:
+    """A delegated overage token's claims, as the simulator builds them."""
+    return claims_for_simulation({"tid": tid, "oid": oid, "scp": "", "hasgroups": True})
 
 
 # --- failures ------------------------------------------------------------------------------
@@ -636,12 +581,7 @@ def authority(_authority_server: FakeAuthority, monkeypatch: pytest.MonkeyPatch)
 @pytest.fixture
 def msal_graph(authority: FakeAuthority, fake_graph: FakeGraph, settings: Any) -> FakeGraph:
     """The Graph lookup on, with a real msal client asking the https fake authority."""
-    settings.PORTICO = portico_settings_for(
-        authority.host,
-        RBAC_GRAPH_GROUPS=True,
-        ENTRA_GRAPH_HOST=fake_graph.url,
-        ENTRA_CLIENT_SECRET=SECRET,
-    )
+    settings.PORTICO = graph_lookup_on(authority.host, fake_graph)
     cache.clear()
     return fake_graph
 

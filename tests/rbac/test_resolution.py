@@ -12,8 +12,7 @@ on-commit callbacks (the version bump of ``signals.py``) as a real commit would.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from http import HTTPStatus
 from typing import Any
@@ -29,9 +28,18 @@ from apps.rbac import resolution, services
 from apps.rbac.models import MappingRule, SourceKind, TokenKinds
 from apps.rbac.resolution import RBAC_ADMIN_PERMISSIONS
 from apps.rbac.simulation import mapping_simulate
-from tests.conftest import USER_OID, FakeEntra, bearer, portico_settings_for
+from tests.conftest import (
+    GROUPS_OVERAGE,
+    USER_OID,
+    FakeEntra,
+    MakeRule,
+    bearer,
+    group_with,
+    permission,
+    portico_settings_for,
+)
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_rules")]
 
 GROUP_ID = "3f2504e0-4f89-41d3-9a0c-0305e82c3301"
 OTHER_GROUP_ID = "7c9e6679-7425-40de-944b-e07fc1f90ae7"
@@ -39,71 +47,6 @@ VIEW, ADD, CHANGE, DELETE = (
     f"projects.{action}_project" for action in ("view", "add", "change", "delete")
 )
 ADMIN_ROLE = "Portico.Admin"
-
-
-@pytest.fixture(autouse=True)
-def _no_leaked_snapshot() -> Iterator[None]:
-    """Rules of one test must not be seen by the next (the ``entra`` fixture clears the
-    shared version; this also covers tests that do not use it)."""
-    resolution.bump_version()
-    yield
-    resolution.bump_version()
-
-
-def permission(name: str) -> Permission:
-    """The Permission row for ``app_label.codename``."""
-    app_label, codename = name.split(".")
-    return Permission.objects.get(content_type__app_label=app_label, codename=codename)
-
-
-def group_with(name: str, *perms: str) -> Group:
-    group = Group.objects.create(name=name)
-    group.permissions.add(*(permission(p) for p in perms))
-    return group
-
-
-Committed = Callable[[], AbstractContextManager[Any]]
-
-
-@pytest.fixture
-def committed(django_capture_on_commit_callbacks: Any) -> Committed:
-    """A block whose on-commit callbacks run at its end, as after a real commit."""
-    return lambda: django_capture_on_commit_callbacks(execute=True)
-
-
-MakeRule = Callable[..., MappingRule]
-
-
-@pytest.fixture
-def make_rule(committed: Committed) -> MakeRule:
-    """Creates a rule through ``services.mapping_save`` (validated, audited, version bumped)."""
-
-    def make(
-        kind: str,
-        value: str,
-        *,
-        perms: tuple[str, ...] | list[str] = (),
-        groups: tuple[Group, ...] | list[Group] = (),
-        token_kinds: str = TokenKinds.DELEGATED,
-        **fields: Any,
-    ) -> MappingRule:
-        data = {
-            "source_kind": kind,
-            "source_value": value,
-            "label": f"{kind} {value}",
-            "token_kinds": token_kinds,
-            **fields,
-        }
-        with committed():
-            return services.mapping_save(
-                rule=None,
-                data=data,
-                groups=groups,
-                permissions=[permission(p) for p in perms],
-                via="test",
-            )
-
-    return make
 
 
 def me(client: Any, token: str) -> dict[str, Any]:
@@ -338,16 +281,7 @@ def test_with_no_rules_at_all_nothing_is_granted(client, token_factory):
 
 
 # --- groups overage ------------------------------------------------------------------------
-OVERAGE = {
-    "claim-names": lambda url: {
-        "_claim_names": {"groups": "src1"},
-        "_claim_sources": {"src1": {"endpoint": f"{url}/v1.0/users/x/getMemberObjects"}},
-    },
-    "hasgroups": lambda url: {"hasgroups": True},
-}
-
-
-@pytest.mark.parametrize("overage", OVERAGE.values(), ids=OVERAGE.keys())
+@pytest.mark.parametrize("overage", GROUPS_OVERAGE.values(), ids=GROUPS_OVERAGE.keys())
 def test_overage_token_gets_no_group_rules_but_keeps_its_role_rules(
     client, token_factory, make_rule, spy_server, caplog, overage
 ):
@@ -393,7 +327,7 @@ def test_simulating_an_overage_token_neither_counts_nor_logs_nor_asks_graph(
 ):
     make_rule(SourceKind.GROUP, GROUP_ID, perms=[CHANGE])
     counted = metrics.value("portico_groups_overage_total")
-    claims = {"groups": [GROUP_ID], **OVERAGE["claim-names"](spy_server.url)}
+    claims = {"groups": [GROUP_ID], **GROUPS_OVERAGE["claim-sources"](spy_server.url)}
     settings.PORTICO = {**settings.PORTICO, "RBAC_GRAPH_GROUPS": True}
     with caplog.at_level(logging.WARNING, logger="apps.rbac"):
         result = mapping_simulate(document=claims)

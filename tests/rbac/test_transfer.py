@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import Group, Permission
+from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import DatabaseError
@@ -27,28 +27,10 @@ from apps.rbac.management.commands.rbac import Command
 from apps.rbac.models import MappingAudit, MappingRule, SourceKind, TokenKinds
 from apps.rbac.resolution import VERSION_KEY
 from apps.rbac.transfer_format import RULE_KEYS, permission_name
+from tests.conftest import group_with, stored_rule
 
 EDITORS, VIEWERS, AUDITORS = "Project editors", "Project viewers", "Auditors"
 GROUP_OID = "3f2504e0-4f89-41d3-9a0c-0305e82c3301"
-
-
-def perm(dotted: str) -> Permission:
-    app_label, codename = dotted.split(".")
-    return Permission.objects.get(content_type__app_label=app_label, codename=codename)
-
-
-def make_group(name: str, *perms: str) -> Group:
-    group = Group.objects.create(name=name)
-    group.permissions.set([perm(p) for p in perms])
-    return group
-
-
-def make_rule(kind: str, value: str, *, groups: tuple = (), perms: tuple = (), **fields: Any):
-    """Written straight to the database, so the audit trail starts empty."""
-    rule = MappingRule.objects.create(source_kind=kind, source_value=value, **fields)
-    rule.groups.set(Group.objects.filter(name__in=groups))
-    rule.permissions.set([perm(p) for p in perms])
-    return rule
 
 
 # Seven rules, in the order export sorts them (Python's order: upper case first).
@@ -89,9 +71,10 @@ def build_world(order: Callable[[list], list] = list) -> None:
             (AUDITORS, ("rbac.view_mappingaudit",)),  # targeted by no rule
         ]
     ):
-        make_group(name, *perms)
+        group_with(name, *perms)
     for kind, value, fields in order(WORLD):
-        make_rule(kind, value, **fields)
+        groups = Group.objects.filter(name__in=fields.get("groups", ()))
+        stored_rule(kind, value, **{**fields, "groups": groups})
 
 
 @pytest.fixture
@@ -366,86 +349,72 @@ def _append_copy_of(index: int) -> Callable[[dict], None]:
     return lambda document: document["rules"].append(dict(document["rules"][index]))
 
 
-BAD_DOCUMENTS = [
-    pytest.param(
+# id: (change to a valid export, the problem reported)
+BAD_DOCUMENTS: dict[str, tuple[Callable[[dict], None], str]] = {
+    "format-tag": (
         _set(("format",), "portico.rbac/2"),
         'format: must be "portico.rbac/1", got "portico.rbac/2"',
-        id="format-tag",
     ),
-    pytest.param(
+    "source-kind": (
         _set(("rules", 3, "source_kind"), "role"),
         "rules[3].source_kind: must be one of app_role, group, scope",
-        id="source-kind",
     ),
-    pytest.param(
+    "unknown-permission": (
         _set(("rules", 5, "permissions"), ["projects.view_project", "projects.fly_project"]),
         'rules[5].permissions[1]: unknown permission "projects.fly_project"',
-        id="unknown-permission",
     ),
-    pytest.param(
+    "duplicate-rule": (
         _append_copy_of(2),
         'rules[7]: duplicate (source_kind, source_value) ("app_role", "Portico.Ops"), '
         "first at rules[2]",
-        id="duplicate-rule",
     ),
-    pytest.param(
+    "scope-for-apps": (
         _set(("rules", 5, "token_kinds"), "app"),
         "rules[5].token_kinds: Scopes only appear in delegated tokens: choose delegated.",
-        id="scope-for-apps",
     ),
-    pytest.param(
+    "token-kinds": (
         _set(("rules", 1, "token_kinds"), "daemons"),
         "rules[1].token_kinds: must be one of delegated, app, both",
-        id="token-kinds",
     ),
-    pytest.param(
+    "boolean": (
         _set(("rules", 0, "is_active"), "yes"),
         "rules[0].is_active: must be true or false",
-        id="boolean",
     ),
-    pytest.param(_set(("rules", 0, "label"), 7), "rules[0].label: must be a string", id="string"),
-    pytest.param(
+    "string": (_set(("rules", 0, "label"), 7), "rules[0].label: must be a string"),
+    "outer-spaces": (
         _set(("rules", 0, "source_value"), " Orders.Read"),
         "rules[0].source_value: Must be non-empty, without outer spaces.",
-        id="outer-spaces",
     ),
-    pytest.param(
+    "too-long": (
         _set(("rules", 0, "label"), "x" * 300),
         "rules[0].label: Ensure this value has at most 256 characters (it has 300).",
-        id="too-long",
     ),
-    pytest.param(_pop(4, "notes"), 'rules[4]: missing key "notes"', id="missing-key"),
-    pytest.param(
-        _set(("rules", 4, "colour"), "red"), "rules[4].colour: unknown key", id="unknown-key"
-    ),
-    pytest.param(_set(("rules", 4), "group"), "rules[4]: must be an object", id="rule-type"),
-    pytest.param(
+    "missing-key": (_pop(4, "notes"), 'rules[4]: missing key "notes"'),
+    "unknown-key": (_set(("rules", 4, "colour"), "red"), "rules[4].colour: unknown key"),
+    "rule-type": (_set(("rules", 4), "group"), "rules[4]: must be an object"),
+    "group-not-listed": (
         _set(("rules", 0, "groups"), ["Nobody"]),
         'rules[0].groups[0]: not listed in "groups": "Nobody"',
-        id="group-not-listed",
     ),
-    pytest.param(
+    "listed-twice": (
         _set(("rules", 6, "permissions"), ["projects.view_project", "projects.view_project"]),
         'rules[6].permissions[1]: "projects.view_project" is listed twice',
-        id="listed-twice",
     ),
-    pytest.param(
+    "group-permission": (
         _set(("groups", EDITORS), ["projects.add_project", "projects"]),
         'groups["Project editors"][1]: unknown permission "projects"',
-        id="group-permission",
     ),
-    pytest.param(
+    "untargeted-group": (
         _set(("groups", "Orphans"), []),
         'groups["Orphans"]: no rule targets this group; remove it',
-        id="untargeted-group",
     ),
-    pytest.param(_set(("rules",), {}), "rules: must be a list of rules", id="rules-type"),
-    pytest.param(lambda document: document.pop("groups"), "groups: missing", id="groups-missing"),
-    pytest.param(_set(("extra",), 1), "extra: unknown key", id="top-level-key"),
-]
+    "rules-type": (_set(("rules",), {}), "rules: must be a list of rules"),
+    "groups-missing": (lambda document: document.pop("groups"), "groups: missing"),
+    "top-level-key": (_set(("extra",), 1), "extra: unknown key"),
+}
 
 
-@pytest.mark.parametrize(("change", "problem"), BAD_DOCUMENTS)
+@pytest.mark.parametrize(("change", "problem"), BAD_DOCUMENTS.values(), ids=BAD_DOCUMENTS.keys())
 def test_a_bad_document_changes_nothing_and_says_where(
     world: None, tmp_path: Path, change: Callable[[dict], None], problem: str
 ) -> None:
