@@ -1,10 +1,37 @@
-"""gunicorn settings: ``gunicorn -c config/gunicorn.conf.py config.wsgi:application``."""
+"""gunicorn settings: ``gunicorn -c config/gunicorn.conf.py config.wsgi:application``.
 
-import multiprocessing
+Every value can be set from the environment (README, "Configuration"); the defaults suit a
+task behind an AWS Application Load Balancer.
+"""
+
 import os
+import signal
+
+from apps.core.access_log import JsonAccessLogger
+
+MAX_DEFAULT_WORKERS = 8
+
+
+def _cpus() -> int:
+    """CPUs this process may run on (the affinity mask, which a container limit narrows)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def _workers() -> int:
+    # WEB_CONCURRENCY is gunicorn's own variable; GUNICORN_WORKERS wins when both are set.
+    configured = os.environ.get("GUNICORN_WORKERS") or os.environ.get("WEB_CONCURRENCY")
+    if configured:
+        return int(configured)
+    # gunicorn's rule of thumb, capped: a host reporting many CPUs must not start dozens of
+    # ~100 MB workers in a task sized for a few.
+    return min(2 * _cpus() + 1, MAX_DEFAULT_WORKERS)
+
 
 bind = os.environ.get("PORTICO_BIND", "0.0.0.0:8000")
-workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
+workers = _workers()
 
 # A v2 access token with 200 group ids is about 12.1 KB; gunicorn's default 8190-byte field
 # limit would answer 431 before Django runs (entra-token-spec §6.3). The ALB caps one header
@@ -20,8 +47,31 @@ header_map = "drop"
 # (Applies to threaded/async workers; the default sync worker closes after each response.)
 keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "75"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
-graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
-# GUNICORN_ACCESSLOG= (empty) turns the access log off.
+# On SIGTERM (ECS stops a task) workers stop accepting, finish the requests in flight for up
+# to this long, then exit. Keep it below the task definition's stopTimeout (default 30 s) and
+# the target group's deregistration delay.
+graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "25"))
+# GUNICORN_ACCESSLOG= (empty) turns the access log off (Django's request log line, from
+# apps/core/request_log.py, carries more); "-" is standard output.
 accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-") or None
-# No query string (it may carry access_token=) and no Authorization header in access logs.
-access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
+# One JSON line per request, without query string or request headers (apps/core/access_log.py).
+logger_class = JsonAccessLogger
+
+
+def post_worker_init(worker) -> None:
+    """On SIGTERM, a worker stops accepting at once, then finishes its request in flight.
+
+    gunicorn's master closes its listening sockets on SIGTERM, but each worker holds a copy
+    until it exits: the kernel would keep completing handshakes into the backlog of a socket
+    nobody will serve, and those clients would hang until the worker exits and resets them.
+    Closing the worker's copies as well makes new connections fail at once (refused), so a
+    client or load balancer retries elsewhere; the request being handled is not affected.
+    """
+    finish_request = worker.handle_exit
+
+    def stop_accepting(signum: int, frame: object) -> None:
+        finish_request(signum, frame)  # alive = False: exit after the current request
+        for listener in worker.sockets:
+            listener.close()
+
+    signal.signal(signal.SIGTERM, stop_accepting)

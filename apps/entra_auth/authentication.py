@@ -14,6 +14,7 @@ from rest_framework import exceptions, status
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request
 
+from apps.core import metrics
 from apps.entra_auth.claims import Claims
 from apps.entra_auth.exceptions import InvalidRequest, InvalidToken, KeysUnavailable
 from apps.entra_auth.models import User
@@ -106,6 +107,10 @@ def _token_also_elsewhere(request: Request) -> bool:
     return form and "access_token" in django_request.POST
 
 
+def _count(result: str, reason: str = "") -> None:
+    metrics.increment("portico_auth_total", result=result, reason=reason or result)
+
+
 class EntraBearerAuthentication(BaseAuthentication):
     """Authenticates ``/api`` requests with an Entra access token (RFC 6750 §2.1 only)."""
 
@@ -122,19 +127,24 @@ class EntraBearerAuthentication(BaseAuthentication):
             if _token_also_elsewhere(request):
                 raise InvalidRequest("several_methods")
         except InvalidRequest as error:
+            _count("invalid_request", error.reason)
             raise MalformedRequest(error) from None
         try:
             claims = claims or validator.validate(token)
         except InvalidToken as error:
             setattr(request, _FAILURE_ATTR, error)
+            _count("invalid_token", error.reason)
             logger.info("Bearer token refused: %s", error.reason)
             raise TokenRefused(error) from None
         except KeysUnavailable:
+            _count("keys_unavailable")
             logger.error("No usable signing keys: answering 503")
             raise SigningKeysUnavailable() from None
         user = user_for_claims(claims)
         if not user.is_active:
+            _count("principal_disabled")
             raise PrincipalDisabled()
+        _count("accepted")
         return user, claims
 
     def authenticate_header(self, request: Request) -> str:

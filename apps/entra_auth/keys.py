@@ -28,6 +28,7 @@ from typing import Any, Protocol
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from jwt.algorithms import RSAAlgorithm
 
+from apps.core import metrics
 from apps.entra_auth.exceptions import InvalidToken, KeysUnavailable
 from apps.entra_auth.fetch import FetchError
 
@@ -245,12 +246,14 @@ class SigningKeyStore:
         try:
             snap, keys = self._fetch_snapshot()
         except FetchError as exc:
+            metrics.increment("portico_keys_fetches_total", result="failed")
             logger.warning("Signing key fetch failed for %s: %s", self.discovery_url, exc)
             return
         finally:
             # Gaps count from the end of an attempt: a fetch that hung until its timeout
             # must not hand each thread queued on the lock a fresh attempt of its own.
             self._last_attempt = self._clock()
+        metrics.increment("portico_keys_fetches_total", result="ok")
         self._install(snap, keys)
         self._shared.set(self._shared_key, snap.to_shared(), self._max_age)
 

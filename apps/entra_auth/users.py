@@ -16,6 +16,7 @@ from django.db import IntegrityError, transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
+from apps.core import metrics
 from apps.core.conf import portico_settings
 from apps.core.lru import BoundedLRU
 from apps.entra_auth.claims import Claims
@@ -74,12 +75,16 @@ def user_for_claims(claims: Claims) -> User:
     entry = _local.get(identity)
     fresh = entry is not None and now - entry.cached_at < _ttl()
     if fresh and (entry.claims is claims or entry.profile == Profile.from_claims(claims)):
+        metrics.increment("portico_user_cache_total", found="process")
         return _copy(entry.user)
     profile = Profile.from_claims(claims)
     user = _from_shared(identity)
     if user is None or Profile.of(user) != profile:
+        metrics.increment("portico_user_cache_total", found="database")
         user = _synchronised(identity, profile)
         tolerant_cache.set(_shared_key(*identity), user, _ttl())
+    else:
+        metrics.increment("portico_user_cache_total", found="shared_cache")
     _local.put(identity, _Entry(user, profile, claims, now))
     return _copy(user)
 

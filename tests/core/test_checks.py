@@ -27,7 +27,7 @@ from apps.core import checks as core_checks
 from apps.dev_issuer import checks as dev_issuer_checks
 from apps.entra_auth import checks as entra_checks
 from config.env import EnvProblem, EnvReader, create_once, dev_secret_key
-from tests.conftest import API_CLIENT_ID, OTHER_TENANT, TENANT, portico_settings_for
+from tests.conftest import API_CLIENT_ID, OTHER_TENANT, SPA_CLIENT_ID, TENANT, portico_settings_for
 
 BASE_DIR = Path(django_settings.BASE_DIR)
 CHECK_MODULES = (core_checks, entra_checks, dev_issuer_checks)
@@ -368,6 +368,34 @@ def test_settings_outside_dev_have_no_dev_defaults(monkeypatch):
     assert loaded["PORTICO_ENV_PROBLEMS"] == ()
 
 
+def test_settings_read_csrf_trusted_origins_from_the_environment(monkeypatch):
+    origins = "https://app-uat.internal.example.com, https://admin-uat.internal.example.com"
+    loaded = load_settings(monkeypatch, {"DJANGO_CSRF_TRUSTED_ORIGINS": origins})
+    assert loaded["CSRF_TRUSTED_ORIGINS"] == [
+        "https://app-uat.internal.example.com",
+        "https://admin-uat.internal.example.com",
+    ]
+    assert load_settings(monkeypatch, {})["CSRF_TRUSTED_ORIGINS"] == []
+
+
+def test_settings_for_postgresql_persist_connections_with_health_checks(monkeypatch):
+    url = "postgres://portico:secret@db.internal.example.com:5432/portico"
+    database = load_settings(monkeypatch, {"DATABASE_URL": url})["DATABASES"]["default"]
+    assert database["ENGINE"] == "django.db.backends.postgresql"  # psycopg 3
+    assert database["CONN_MAX_AGE"] == 600
+    assert database["CONN_HEALTH_CHECKS"] is True
+    assert database["OPTIONS"]["connect_timeout"] == 2
+    with_own = load_settings(monkeypatch, {"DATABASE_URL": f"{url}?connect_timeout=5"})
+    assert with_own["DATABASES"]["default"]["OPTIONS"]["connect_timeout"] == 5
+
+
+def test_settings_with_redis_use_the_degrading_cache_and_cached_sessions(monkeypatch):
+    loaded = load_settings(monkeypatch, {"REDIS_URL": "redis://cache:6379/0"})
+    assert loaded["CACHES"]["default"]["BACKEND"] == "apps.core.cache.DegradingRedisCache"
+    assert loaded["SESSION_ENGINE"] == "django.contrib.sessions.backends.cached_db"
+    assert "SESSION_ENGINE" not in load_settings(monkeypatch, {})
+
+
 # --- at the process edges: manage.py check --deploy, and config/wsgi.py -------------------
 
 
@@ -382,6 +410,19 @@ CHECK_DEPLOY = ("manage.py", "check", "--deploy", "--fail-level", "WARNING")
 IMPORT_WSGI = ("-c", "import config.wsgi")
 EDGE_RUNS: dict[str, tuple[tuple[str, ...], dict[str, str]]] = {
     "deploy": (CHECK_DEPLOY, {}),
+    # What an ECS task definition passes (deploy/): PostgreSQL, Redis, the ALB's host name.
+    "deploy_aws": (
+        CHECK_DEPLOY,
+        {
+            "DJANGO_ALLOWED_HOSTS": "app.internal.example.com",
+            "DJANGO_CSRF_TRUSTED_ORIGINS": "https://app.internal.example.com",
+            "DATABASE_URL": "postgres://portico:secret@portico-db.internal.example.com:5432/portico",
+            "REDIS_URL": "rediss://portico-cache.internal.example.com:6379/0",
+            "ENTRA_SPA_SCOPES": f"api://{API_CLIENT_ID}/access_as_user",
+            "PORTICO_LOG_FORMAT": "json",
+        },
+    ),
+    "prod_without_secret_key": (("manage.py", "check"), {"DJANGO_SECRET_KEY": ""}),
     "deploy_with_dev_issuer": (CHECK_DEPLOY, {"PORTICO_DEV_ISSUER": "1"}),
     "unparseable": (
         ("manage.py", "check"),
@@ -405,6 +446,10 @@ def production_environ(home: Path) -> dict[str, str]:
         "DJANGO_ALLOWED_HOSTS": "app.internal.example.com",
         "ENTRA_TENANT_ID": TENANT,
         "ENTRA_API_CLIENT_ID": API_CLIENT_ID,
+        # The SPA's registration: frontend_config.E001 requires it outside dev.
+        "ENTRA_SPA_CLIENT_ID": SPA_CLIENT_ID,
+        # Admin sign-in through Entra (signin.E001): the registration's secret, from the store.
+        "ENTRA_CLIENT_SECRET": secrets.token_urlsafe(30),
         "DATABASE_URL": f"sqlite:///{home / 'portico.sqlite3'}",
     }
 
@@ -435,6 +480,23 @@ def test_check_deploy_passes_with_production_variables(edge):
     result = edge["deploy"]
     assert result.returncode == 0, result.stderr
     assert "System check identified no issues" in result.stdout
+
+
+def test_check_deploy_is_clean_with_the_variables_of_an_ecs_task(edge):
+    result = edge["deploy_aws"]
+    assert result.returncode == 0, result.stderr
+    assert "System check identified no issues (0 silenced)." in result.stdout
+    assert result.stderr == ""
+
+
+def test_a_missing_secret_key_in_prod_is_reported_not_a_crash(edge):
+    """Django refuses to read an empty SECRET_KEY (ImproperlyConfigured); core.E003 must
+    still name the variable instead of the check run dying with a traceback."""
+    result = edge["prod_without_secret_key"]
+    assert result.returncode != 0
+    assert "(core.E003) DJANGO_SECRET_KEY is required" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "ImproperlyConfigured" not in result.stderr
 
 
 def test_check_deploy_fails_with_the_dev_issuer_enabled(edge):
