@@ -25,13 +25,50 @@ def issuer(version: str, tenant: str) -> str:
 
 def discovery(version: str, tenant: str) -> dict[str, Any]:
     keys_path = "discovery/v2.0/keys" if version == "2.0" else "discovery/keys"
-    return {
+    document = {
         "issuer": issuer(version, tenant),
         "jwks_uri": f"{authority()}/{tenant}/{keys_path}",
         "id_token_signing_alg_values_supported": ["RS256"],
         "subject_types_supported": ["pairwise"],
         "token_endpoint_auth_methods_supported": ["none"],
         "tenant_region_scope": "dev",
+    }
+    if version == "2.0":
+        document.update(sign_in_endpoints(tenant))
+    return document
+
+
+def sign_in_endpoints(tenant: str) -> dict[str, Any]:
+    """What an OIDC client (MSAL.js, msal) needs to sign in: the v2.0 endpoints only."""
+    oauth2 = f"{authority()}/{tenant}/oauth2/v2.0"
+    return {
+        "authorization_endpoint": f"{oauth2}/authorize",
+        "token_endpoint": f"{oauth2}/token",
+        "end_session_endpoint": f"{oauth2}/logout",
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query", "fragment"],
+        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "code_challenge_methods_supported": ["S256"],
+        "scopes_supported": ["openid", "profile", "email", "offline_access"],
+        "token_endpoint_auth_methods_supported": [
+            "none",
+            "client_secret_post",
+            "client_secret_basic",
+        ],
+        "claims_supported": [
+            "sub",
+            "iss",
+            "aud",
+            "exp",
+            "iat",
+            "nbf",
+            "nonce",
+            "name",
+            "preferred_username",
+            "oid",
+            "tid",
+            "ver",
+        ],
     }
 
 

@@ -58,5 +58,36 @@ def mint_token(
     if groups:
         claims["groups"] = list(groups)
     claims.update(extra_claims or {})
+    return _sign(claims)
+
+
+def mint_id_token(*, user: str, client_id: str, nonce: str = "", expires_in: int = 3600) -> str:
+    """A v2.0 id_token for ``client_id`` about persona ``user``, as the authorize flow returns.
+
+    ``nonce`` is echoed from the authorization request (OpenID Connect Core §3.1.3.7): the
+    client compares it with the one it sent, which defeats replayed id_tokens.
+    """
+    conf = portico_settings()
+    now = int(time.time())
+    who = persona(user)
+    claims: dict[str, Any] = {
+        "iss": issuer("2.0", conf.entra_tenant_id),
+        "aud": client_id,
+        "iat": now,
+        "nbf": now,
+        "exp": now + expires_in,
+        "tid": conf.entra_tenant_id,
+        "oid": who.oid,
+        "sub": who.oid,
+        "name": who.name,
+        "preferred_username": who.username,
+        "ver": "2.0",
+    }
+    if nonce:
+        claims["nonce"] = nonce
+    return _sign(claims)
+
+
+def _sign(claims: Mapping[str, Any]) -> str:
     key = signing_key()
     return jwt.encode(claims, key, algorithm="RS256", headers={"kid": public_jwk(key)["kid"]})

@@ -11,7 +11,6 @@ import json
 import shutil
 import stat
 import subprocess
-from collections.abc import Iterator
 from http import HTTPStatus
 from io import StringIO
 from pathlib import Path
@@ -21,39 +20,16 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from django.conf import settings as django_settings
-from django.core.cache import cache
 from django.core.management import CommandError, call_command
 
 from apps.dev_issuer import minting, signing_key
 from apps.dev_issuer.personas import DEV_DAEMON_CLIENT_ID, app_object_id, persona
-from apps.entra_auth import runtime, users
+from apps.entra_auth import runtime
 from config.env import DEV_API_CLIENT_ID, DEV_SPA_CLIENT_ID, DEV_TENANT_ID
 from tests.conftest import portico_settings_for
+from tests.dev_issuer.conftest import AUTHORITY
 
-AUTHORITY = "http://testserver/dev-issuer"
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def dev_issuer(settings: Any, tmp_path: Path) -> Iterator[Path]:
-    """Portico as ``make run`` configures it, with its var/ directory under ``tmp_path``."""
-    settings.VAR_DIR = tmp_path
-    settings.PORTICO = portico_settings_for(
-        AUTHORITY,
-        DEV_ISSUER=True,
-        ENTRA_TENANT_ID=DEV_TENANT_ID,
-        ENTRA_API_CLIENT_ID=DEV_API_CLIENT_ID,
-        ENTRA_API_APP_ID_URI=f"api://{DEV_API_CLIENT_ID}",
-        ENTRA_SPA_CLIENT_ID=DEV_SPA_CLIENT_ID,
-    )
-    signing_key.signing_key.cache_clear()
-    cache.clear()
-    runtime.reset()
-    users.forget_all()
-    yield tmp_path
-    signing_key.signing_key.cache_clear()
-    runtime.reset()
-    users.forget_all()
 
 
 def mint(*args: str) -> str:
@@ -122,7 +98,8 @@ def test_documents_are_404_with_the_dev_issuer_off(client, dev_issuer, settings,
     "path",
     [
         "99999999-8888-4777-8666-555555555555/discovery/v2.0/keys",  # a tenant not ours
-        f"{DEV_TENANT_ID}/oauth2/v2.0/token",  # no token endpoint: minting is local only
+        "99999999-8888-4777-8666-555555555555/oauth2/v2.0/authorize",
+        f"{DEV_TENANT_ID}/discovery/v3.0/keys",
     ],
 )
 def test_unknown_tenants_and_paths_are_404(client, dev_issuer, path):
