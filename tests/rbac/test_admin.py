@@ -7,6 +7,7 @@ clients below log in a local superuser, or a local staff user holding only some 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
@@ -671,3 +672,12 @@ def test_parse_app_roles_reads_a_real_manifest_shape() -> None:
         ("Orders.Old", TokenKinds.DELEGATED, False),
     ]
     assert parse_app_roles({"appRoles": []}) == ()
+
+
+def test_admin_pages_inline_styles_carry_the_csp_nonce(su_client: Client, world: dict) -> None:
+    """The strict CSP (no 'unsafe-inline') would block an inline <style> without it."""
+    response = su_client.get(reverse(SIMULATE))
+    nonce = re.search(r"'nonce-([^']+)'", response["Content-Security-Policy"]).group(1)
+    styles = re.findall(r"<style([^>]*)>", response.content.decode())
+    assert styles
+    assert all(f'nonce="{nonce}"' in attributes for attributes in styles)
