@@ -14,12 +14,14 @@ from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError
 from django.db.models import Q, QuerySet
+from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
+from apps.api.openapi.responses import SimulationResponse
 from apps.api.permissions import MappedModelPermissions, require_permissions
 from apps.api.serializers import (
     MappingRuleSerializer,
@@ -157,6 +159,7 @@ class SimulateView(APIView):
 
     permission_classes = [require_permissions("rbac.simulate_mappingrule")]
 
+    @extend_schema(request=SimulationInputSerializer, responses=SimulationResponse)
     def post(self, request: Request) -> Response:
         source = SimulationInputSerializer(data=request.data)
         source.is_valid(raise_exception=True)

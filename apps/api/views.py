@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import logging
-
-from django.db import connection
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.api.openapi.responses import HealthResponse, MeResponse, ReadyResponse
+from apps.core.conf import portico_settings
+from apps.core.db_probe import database_answers
 from apps.entra_auth.claims import Claims
 from apps.entra_auth.runtime import issuer_directory
 from apps.entra_auth.shared_cache import tolerant_cache
 from apps.rbac.backends import grant_of
 from apps.rbac.resolution import Grant
-
-logger = logging.getLogger(__name__)
 
 
 class HealthView(APIView):
@@ -25,6 +24,7 @@ class HealthView(APIView):
     authentication_classes: list[type] = []
     permission_classes = [AllowAny]
 
+    @extend_schema(responses=HealthResponse)
     def get(self, request: Request) -> Response:
         return Response({"status": "ok"})
 
@@ -40,6 +40,12 @@ class ReadyView(APIView):
     authentication_classes: list[type] = []
     permission_classes = [AllowAny]
 
+    @extend_schema(
+        responses={
+            200: ReadyResponse,
+            503: OpenApiResponse(ReadyResponse, description="Not ready: see not_ready"),
+        }
+    )
     def get(self, request: Request) -> Response:
         not_ready = [
             name
@@ -58,13 +64,8 @@ class ReadyView(APIView):
 
 
 def _database_ok() -> bool:
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-        return True
-    except Exception as exc:
-        logger.warning("Readiness: database unavailable: %s", exc)
-        return False
+    # In a thread with a deadline: libpq cannot time a connection out in under 2 s.
+    return database_answers(deadline=portico_settings().ready_database_timeout_seconds)
 
 
 def _keys_ok() -> bool:
@@ -79,6 +80,7 @@ def _cache_ok() -> bool:
 class MeView(APIView):
     """Who the token says the caller is, and what the mappings let it do."""
 
+    @extend_schema(responses=MeResponse)
     def get(self, request: Request) -> Response:
         claims: Claims = request.auth
         user = request.user
