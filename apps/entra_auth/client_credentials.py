@@ -7,20 +7,28 @@ expires, so callers may ask on every request). Portico only chooses the credenti
 - ``ENTRA_CLIENT_ASSERTION_FILE``: a federated assertion (a JWT from an issuer the app
   registration trusts, written by the platform or a sidecar), re-read from the file each time
   msal sends a token request, so a rotated file is picked up and no secret is stored;
+- otherwise ``ENTRA_CLIENT_CERTIFICATE_FILE``: a PEM file holding the private key and its
+  certificate; msal signs a client assertion with the key, and the thumbprint (``x5t#S256``)
+  is computed from the certificate, so no thumbprint has to be configured;
 - otherwise ``ENTRA_CLIENT_SECRET``: a client secret, never logged.
 
 The client is ``ENTRA_API_CLIENT_ID`` in ``ENTRA_TENANT_ID`` at ``ENTRA_AUTHORITY_HOST``.
-Used by the Graph group lookup (``apps/rbac/graph.py``); kept general for other callers.
+Used by the Graph group lookup (``apps/rbac/graph.py``) and, through
+:func:`client_credential` and :func:`confidential_client`, by the server-side sign-in
+(``apps/signin``).
 """
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import msal
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
@@ -50,6 +58,75 @@ class AssertionFile:
         return assertion.strip()
 
 
+def certificate_credential(path: str) -> dict[str, str]:
+    """msal's credential for a PEM file holding a private key and its certificate."""
+    try:
+        pem = Path(path).read_bytes()[:_MAX_ASSERTION_CHARS]
+        key = serialization.load_pem_private_key(_pem_block(pem, b"PRIVATE KEY"), password=None)
+        certificate = x509.load_pem_x509_certificate(_pem_block(pem, b"CERTIFICATE"))
+    except (OSError, ValueError, TypeError) as exc:
+        raise ClientCredentialsError(
+            f"ENTRA_CLIENT_CERTIFICATE_FILE must be a PEM file with an unencrypted private key "
+            f"and its certificate: {type(exc).__name__}"
+        ) from exc
+    if certificate.public_key().public_numbers() != key.public_key().public_numbers():
+        raise ClientCredentialsError(
+            "ENTRA_CLIENT_CERTIFICATE_FILE: the certificate is not the private key's"
+        )
+    return {
+        "private_key": _pem_block(pem, b"PRIVATE KEY").decode("ascii"),
+        # msal computes the SHA-256 thumbprint (x5t#S256) from it and signs with PS256.
+        "public_certificate": certificate.public_bytes(serialization.Encoding.PEM).decode(),
+    }
+
+
+def _pem_block(pem: bytes, label: bytes) -> bytes:
+    """The first PEM block whose label ends with ``label`` ("RSA PRIVATE KEY" too)."""
+    match = re.search(
+        rb"-----BEGIN ([A-Z ]*" + label + rb")-----.+?-----END \1-----", pem, re.DOTALL
+    )
+    if match is None:
+        raise ValueError(f"no {label.decode()} block")
+    return match.group(0)
+
+
+def client_credential(*, client_secret: str, assertion_file: str, certificate_file: str) -> Any:
+    """The credential msal sends: a federated assertion, a certificate, or a secret (in that
+    order of preference: no stored secret beats a stored key beats a shared secret)."""
+    if assertion_file:
+        return {"client_assertion": AssertionFile(assertion_file)}
+    if certificate_file:
+        return certificate_credential(certificate_file)
+    if client_secret:
+        return client_secret
+    raise ClientCredentialsError(
+        "set ENTRA_CLIENT_ASSERTION_FILE, ENTRA_CLIENT_CERTIFICATE_FILE or ENTRA_CLIENT_SECRET"
+    )
+
+
+def confidential_client(
+    *,
+    authority: str,
+    client_id: str,
+    credential: Any,
+    timeout: float = TIMEOUT_SECONDS,
+    http_client: Any = None,
+) -> msal.ConfidentialClientApplication:
+    """An msal confidential client for Portico's configured authority."""
+    return msal.ConfidentialClientApplication(
+        client_id,
+        client_credential=credential,
+        authority=authority,
+        # The authority is the operator's configured one (checked at start-up); asking
+        # Microsoft to validate it would be one more call, and impossible for the loopback
+        # authorities of tests and the dev issuer.
+        validate_authority=False,
+        instance_discovery=False,
+        timeout=timeout,
+        http_client=http_client,
+    )
+
+
 class AppTokenSource:
     """One confidential client; ``token`` answers from msal's cache or asks the authority."""
 
@@ -60,16 +137,14 @@ class AppTokenSource:
         client_id: str,
         client_secret: str = "",
         assertion_file: str = "",
+        certificate_file: str = "",
         timeout: float = TIMEOUT_SECONDS,
     ) -> None:
-        if assertion_file:
-            credential: Any = {"client_assertion": AssertionFile(assertion_file)}
-        elif client_secret:
-            credential = client_secret
-        else:
-            raise ClientCredentialsError(
-                "set ENTRA_CLIENT_ASSERTION_FILE or ENTRA_CLIENT_SECRET for app-only tokens"
-            )
+        credential = client_credential(
+            client_secret=client_secret,
+            assertion_file=assertion_file,
+            certificate_file=certificate_file,
+        )
         self._authority = authority
         self._client_id = client_id
         self._credential = credential
@@ -95,15 +170,10 @@ class AppTokenSource:
         # a failed build is retried on the next call.
         with self._lock:
             if self._app is None:
-                self._app = msal.ConfidentialClientApplication(
-                    self._client_id,
-                    client_credential=self._credential,
+                self._app = confidential_client(
                     authority=self._authority,
-                    # The authority is the operator's configured one (checked at start-up);
-                    # asking Microsoft to validate it would be one more call, and impossible
-                    # for the loopback authorities of tests.
-                    validate_authority=False,
-                    instance_discovery=False,
+                    client_id=self._client_id,
+                    credential=self._credential,
                     timeout=self._timeout,
                 )
             return self._app
@@ -137,6 +207,7 @@ def app_token(*, scopes: Sequence[str]) -> str:
                 client_id=conf.entra_api_client_id,
                 client_secret=conf.entra_client_secret,
                 assertion_file=conf.entra_client_assertion_file,
+                certificate_file=conf.entra_client_certificate_file,
             )
         source = _source
     return source.token(scopes=scopes)

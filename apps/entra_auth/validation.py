@@ -53,6 +53,28 @@ _OPTIONAL_STRINGS = (
 )
 _OPTIONAL_STRING_LISTS = ("roles", "groups", "wids")
 
+# The pipeline's steps, in order, as reported to an observer (the token explainer,
+# ``explain.py``, tells which one refused a token without re-implementing any rule).
+STEPS = (
+    "format",
+    "header",
+    "payload",
+    "issuer",
+    "key",
+    "signature",
+    "claims",
+    "lifetime",
+    "audience",
+    "version",
+    "tenant",
+    "access",
+)
+StepObserver = Callable[[str], None]
+
+
+def _unobserved(step: str) -> None:
+    """The default observer: the per-request path reports to nobody."""
+
 
 @dataclass(frozen=True)
 class ValidationPolicy:
@@ -81,10 +103,7 @@ class TokenValidator:
 
     def validate(self, token: str) -> Claims:
         """The claims of ``token``; raises InvalidToken, or KeysUnavailable (fetch failed)."""
-        if len(token) > MAX_TOKEN_LENGTH:
-            raise InvalidToken("too_large")
-        if not token.isascii():  # first: only ASCII is hashed and decoded below
-            raise InvalidToken("malformed")
+        _check_size(token)  # first: only ASCII is hashed and decoded below
         digest = hashlib.sha256(token.encode()).digest()
         claims = self._cached(digest)
         if claims is not None:
@@ -92,6 +111,14 @@ class TokenValidator:
         claims, trusted = self._validate_uncached(token)
         self._remember(digest, claims, trusted)
         return claims
+
+    def validate_observed(self, token: str, observe: StepObserver) -> Claims:
+        """:meth:`validate` without the cache of validated tokens, calling ``observe`` with
+        each step's name (:data:`STEPS`) before the step runs: when it raises, the last name
+        observed is the step that refused the token."""
+        observe(STEPS[0])
+        _check_size(token)
+        return self._validate_uncached(token, observe)[0]
 
     def recall(self, token: str) -> Claims | None:
         """The claims of a token validated before and still valid; None otherwise.
@@ -119,31 +146,46 @@ class TokenValidator:
         self._cache.put(digest, (claims, trusted, trusted.store.keys_version))
 
     # --- the pipeline (spec §12) -------------------------------------------------------
-    def _validate_uncached(self, token: str) -> tuple[Claims, TrustedIssuer]:
+    def _validate_uncached(
+        self, token: str, observe: StepObserver = _unobserved
+    ) -> tuple[Claims, TrustedIssuer]:
         if not _JWS_SHAPE.fullmatch(token):
             raise InvalidToken("malformed")
         header_b64, payload_b64, signature_b64 = token.split(".")
         header = _decode_json(header_b64)
+        observe("header")
         kid = _check_header(header)
+        observe("payload")
         payload = _decode_json(payload_b64, storable=True)
         signature = _b64decode(signature_b64)  # all parsing before any key fetch
+        observe("issuer")
         trusted = self._issuers.resolve(payload)
+        observe("key")
         key = trusted.store.key(kid)
+        observe("signature")
         signing_input = f"{header_b64}.{payload_b64}".encode()
         if not _RS256.verify(signing_input, key, signature):
             raise InvalidToken("bad_signature")
-        return self._claims(payload, trusted), trusted
+        return self._claims(payload, trusted, observe), trusted
 
-    def _claims(self, payload: Mapping[str, Any], trusted: TrustedIssuer) -> Claims:
+    def _claims(
+        self, payload: Mapping[str, Any], trusted: TrustedIssuer, observe: StepObserver
+    ) -> Claims:
+        observe("claims")
         _check_types(payload)
+        observe("lifetime")
         self._check_lifetime(payload)
+        observe("audience")
         if payload["aud"] not in self._policy.audiences:
             raise InvalidToken("bad_audience")
+        observe("version")
         if payload["ver"] != trusted.version:
             raise InvalidToken("bad_version")
+        observe("tenant")
         tid = payload["tid"]
         if not GUID.fullmatch(tid) or tid != trusted.tenant or tid not in payload["iss"]:
             raise InvalidToken("bad_tenant")
+        observe("access")
         return _build_claims(payload, trusted)
 
     def _check_lifetime(self, payload: Mapping[str, Any]) -> None:
@@ -154,6 +196,13 @@ class TokenValidator:
             raise InvalidToken("not_yet_valid")
         if payload["exp"] - payload["iat"] > MAX_LIFETIME_SECONDS:
             raise InvalidToken("lifetime_too_long")
+
+
+def _check_size(token: str) -> None:
+    if len(token) > MAX_TOKEN_LENGTH:
+        raise InvalidToken("too_large")
+    if not token.isascii():
+        raise InvalidToken("malformed")
 
 
 def _b64decode(segment: str) -> bytes:
@@ -294,3 +343,18 @@ def has_groups_overage(payload: Mapping[str, Any]) -> bool:
     return payload.get("hasgroups") is True or (
         isinstance(claim_names, dict) and "groups" in claim_names
     )
+
+
+def unverified_parts(token: str) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """Header and payload, decoded by the pipeline's own parser and **not verified**: for
+    explaining a token (``explain.py``), never for trusting one. None where a part does not
+    decode."""
+    segments = token.split(".")
+    decoded: list[dict[str, Any] | None] = []
+    for segment in segments[:2] if len(segments) in {3, 5} else ():
+        try:
+            decoded.append(_decode_json(segment))
+        except InvalidToken:
+            decoded.append(None)
+    decoded += [None] * (2 - len(decoded))
+    return decoded[0], decoded[1]

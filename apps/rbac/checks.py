@@ -13,12 +13,17 @@ from apps.core.conf import portico_settings, variable_for
 def check_graph_credentials(**_: object) -> list[CheckMessage]:
     """rbac.E001: the Graph group lookup needs an app credential."""
     conf = portico_settings()
-    if not conf.rbac_graph_groups or conf.entra_client_secret or conf.entra_client_assertion_file:
+    credential = (
+        conf.entra_client_secret
+        or conf.entra_client_assertion_file
+        or conf.entra_client_certificate_file
+    )
+    if not conf.rbac_graph_groups or credential:
         return []
     return [
         Error(
-            f"{variable_for('RBAC_GRAPH_GROUPS')} is on, but neither ENTRA_CLIENT_SECRET nor "
-            "ENTRA_CLIENT_ASSERTION_FILE is set.",
+            f"{variable_for('RBAC_GRAPH_GROUPS')} is on, but none of ENTRA_CLIENT_SECRET, "
+            "ENTRA_CLIENT_ASSERTION_FILE, ENTRA_CLIENT_CERTIFICATE_FILE is set.",
             hint="Set ENTRA_CLIENT_ASSERTION_FILE (a federated assertion, preferred) or "
             f"ENTRA_CLIENT_SECRET for the API registration, or turn "
             f"{variable_for('RBAC_GRAPH_GROUPS')} off. See docs/rbac-graph.md.",
