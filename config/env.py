@@ -23,7 +23,12 @@ ENVIRONMENTS = ("dev", "uat", "prod")
 DEV_TENANT_ID = "de7e1000-0000-4000-8000-000000000001"
 DEV_API_CLIENT_ID = "de7e1000-0000-4000-8000-0000000a0001"
 DEV_SPA_CLIENT_ID = "de7e1000-0000-4000-8000-0000000a0002"
-DEV_AUTHORITY_HOST = "http://127.0.0.1:8000/dev-issuer"
+# A confidential ("web") client of the dev issuer, for server-side sign-in with msal; its
+# client secret is generated into var/ (PORTICO["DEV_WEB_CLIENT_SECRET"]), never hard-coded.
+DEV_WEB_CLIENT_ID = "de7e1000-0000-4000-8000-0000000a0004"
+# HTTPS because MSAL.js refuses an http authority; `make run` serves this with a self-signed
+# certificate generated into var/dev-tls/ (docs/decisions.md, "Local HTTPS").
+DEV_AUTHORITY_HOST = "https://localhost:8443/dev-issuer"
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}

@@ -41,12 +41,16 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "corsheaders",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's assets, served locally (no CDN)
     "apps.core",
     "apps.entra_auth",
     "apps.dev_issuer",
     "apps.rbac",
     "apps.projects",
     "apps.api",
+    "apps.signin",
+    "frontend_config",  # last: its URL patterns end with the SPA shell's catch-all
 ]
 
 # Entra principals get exactly what their token's mappings grant; Django's stored permissions
@@ -57,13 +61,23 @@ AUTHENTICATION_BACKENDS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost: times everything, logs one line per request, sets X-Request-ID.
+    "apps.core.request_log.RequestLogMiddleware",
+    # Before anything validates Host: ALB health checks carry the target's IP as Host.
+    "apps.core.health_hosts.HealthCheckHostMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # CSP with a per-response nonce (request.csp_nonce) and Permissions-Policy on HTML.
+    "frontend_config.csp.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # The SPA build's files under PORTICO_UI_BASE_PATH (hashed assets immutable).
+    "frontend_config.assets.SpaAssetsMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user from the session's Entra token, re-validated and re-mapped per request.
+    "apps.signin.middleware.SessionTokenUserMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -95,19 +109,33 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Give up on a connection attempt after 2 s (libpq's floor) rather than the OS's minutes;
+    # /api/ready has its own, shorter deadline (apps/core/db_probe.py).
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 2)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.text("REDIS_URL")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Django's RedisCache with one client per process, and misses instead of errors
+            # while Redis is down (docs/operations.md).
+            "BACKEND": "apps.core.cache.DegradingRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "portico",
-            # Short socket timeouts: a Redis outage must degrade requests, not hang them.
-            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+            # Short socket timeouts: a Redis outage must degrade requests, not hang them;
+            # after one error, calls skip Redis for DOWN_SECONDS, then try it again.
+            "OPTIONS": {
+                "socket_connect_timeout": 0.5,
+                "socket_timeout": 0.5,
+                "DOWN_SECONDS": env.integer("PORTICO_CACHE_DOWN_SECONDS", 5),
+            },
         }
     }
+    # Sessions read from Redis and fall back to the database (always written there), so a
+    # Redis outage signs nobody out.
+    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
@@ -152,8 +180,36 @@ PORTICO = {
     # The secret is never logged nor published (its dataclass field has repr=False).
     "ENTRA_CLIENT_SECRET": env.text("ENTRA_CLIENT_SECRET"),
     "ENTRA_CLIENT_ASSERTION_FILE": env.text("ENTRA_CLIENT_ASSERTION_FILE"),
+    # ... or a PEM file with the private key and its certificate (the thumbprint is computed).
+    "ENTRA_CLIENT_CERTIFICATE_FILE": env.text("ENTRA_CLIENT_CERTIFICATE_FILE"),
+    # Server-side "Sign in with Microsoft Entra" (apps/signin, docs/signin.md): the confidential
+    # client it signs in with (the dev issuer's web client in dev; otherwise the API
+    # registration itself, with the credential above), and whether local passwords still
+    # open the admin site (off outside dev: the RBAC mapping decides who is staff).
+    "ENTRA_WEB_CLIENT_ID": env.text("ENTRA_WEB_CLIENT_ID").lower(),
+    "ADMIN_PASSWORD_LOGIN": env.flag("PORTICO_ADMIN_PASSWORD_LOGIN", IS_DEV),
     # Microsoft Graph for this cloud (national clouds have their own host).
     "ENTRA_GRAPH_HOST": env.text("ENTRA_GRAPH_HOST", "https://graph.microsoft.com").rstrip("/"),
+    # The public client Swagger UI signs in with (docs/entra-setup.md); unset: the SPA's.
+    "ENTRA_DEVTOOLS_CLIENT_ID": env.text("ENTRA_DEVTOOLS_CLIENT_ID"),
+    # The dev issuer's confidential "web" client (config.env.DEV_WEB_CLIENT_ID) authenticates
+    # with this secret: generated once into var/ when the dev issuer is on, empty otherwise.
+    "DEV_WEB_CLIENT_SECRET": env.text("PORTICO_DEV_WEB_CLIENT_SECRET")
+    or (
+        envmod.dev_secret_key(VAR_DIR / "dev-issuer" / "web-client-secret")
+        if _dev_issuer and IS_DEV
+        else ""
+    ),
+    # Redirect URIs the dev issuer accepts besides the request's own origin (a Vite dev server).
+    "DEV_ISSUER_REDIRECT_URIS": env.items("PORTICO_DEV_ISSUER_REDIRECT_URIS"),
+    # The SPA (frontend_config): where it is mounted, where its build is, what it is.
+    "UI_BASE_PATH": env.text("PORTICO_UI_BASE_PATH", "/"),
+    "FRONTEND_DIST": env.text("PORTICO_FRONTEND_DIST", str(BASE_DIR / "frontend" / "dist")),
+    "BUILD_VERSION": env.text("PORTICO_BUILD_VERSION", "unknown"),
+    "BUILD_COMMIT": env.text("PORTICO_BUILD_COMMIT", "unknown"),
+    # Derived from the request's origin and the base path unless set.
+    "ENTRA_SPA_REDIRECT_URI": env.text("ENTRA_SPA_REDIRECT_URI"),
+    "ENTRA_SPA_POST_LOGOUT_REDIRECT_URI": env.text("ENTRA_SPA_POST_LOGOUT_REDIRECT_URI"),
 }
 
 # --- HTTP, security ---------------------------------------------------------------------
@@ -188,11 +244,43 @@ else:
 REST_FRAMEWORK = {
     # The bearer class must come first: DRF builds WWW-Authenticate from the first class
     # only and turns every 401 into a 403 when it has none (entra-token-spec §8.3).
-    "DEFAULT_AUTHENTICATION_CLASSES": ["apps.rbac.authentication.MappedEntraAuthentication"],
+    # The session-token class serves people in the browsable API (CSRF on unsafe methods);
+    # requests with a Bearer header never reach it (apps/signin/authentication.py).
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "apps.rbac.authentication.MappedEntraAuthentication",
+        "apps.signin.authentication.SessionTokenAuthentication",
+    ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # JSON first: clients that accept anything get JSON; browsers (Accept: text/html) the
+    # browsable API.
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "apps.signin.renderers.BrowsableAPIRenderer",
+    ],
     "EXCEPTION_HANDLER": "apps.core.exception_handler.api_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "apps.api.openapi.schema.PorticoAutoSchema",
     "UNAUTHENTICATED_USER": None,
+}
+
+# OpenAPI (apps/api/openapi): public documentation, generated per request from the views;
+# the parts that depend on PORTICO (authority, client id, scopes) are filled in there.
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Portico API",
+    "DESCRIPTION": (
+        "Every `/api` call carries a Microsoft Entra access token "
+        "(`Authorization: Bearer ...`). Each operation lists what it needs: token kind, "
+        "scopes, app roles and the Django permissions that mapping rules must grant."
+    ),
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PUBLIC": True,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "SCHEMA_PATH_PREFIX": "/api/",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {"persistAuthorization": False, "displayOperationId": True},
 }
 
 # --- Static files -----------------------------------------------------------------------
@@ -218,12 +306,18 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"redact_tokens": {"()": "apps.core.logging.RedactTokensFilter"}},
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        # One JSON object per line, with the request id (apps/core/json_log.py).
+        "json": {"()": "apps.core.json_log.JsonFormatter"},
+    },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
             "filters": ["redact_tokens"],
-            "formatter": "plain",
+            "formatter": env.choice(
+                "PORTICO_LOG_FORMAT", "plain" if IS_DEV else "json", ("json", "plain")
+            ),
         }
     },
     "root": {"handlers": ["console"], "level": env.text("PORTICO_LOG_LEVEL", "INFO")},

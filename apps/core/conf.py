@@ -36,7 +36,19 @@ class PorticoSettings:
     rbac_graph_cache_seconds: int = 600
     entra_client_secret: str = field(default="", repr=False)  # a secret: never in a repr
     entra_client_assertion_file: str = ""
+    entra_client_certificate_file: str = ""
+    entra_web_client_id: str = ""
+    admin_password_login: bool = False
     entra_graph_host: str = "https://graph.microsoft.com"
+    entra_devtools_client_id: str = ""
+    dev_web_client_secret: str = field(default="", repr=False)  # a secret: never in a repr
+    dev_issuer_redirect_uris: tuple[str, ...] = ()
+    ui_base_path: str = "/"
+    frontend_dist: str = ""
+    build_version: str = "unknown"
+    build_commit: str = "unknown"
+    entra_spa_redirect_uri: str = ""
+    entra_spa_post_logout_redirect_uri: str = ""
     # Not set from the environment: operational constants with safe defaults.
     entra_keys_fetch_timeout_seconds: float = 5.0
     entra_keys_max_bytes: int = 1024 * 1024
@@ -44,6 +56,8 @@ class PorticoSettings:
     entra_keys_max_age_seconds: int = 24 * 3600
     entra_token_cache_size: int = 10_000
     user_cache_seconds: int = 60
+    # /api/ready answers 503 when the database has not answered within this (apps/core/db_probe).
+    ready_database_timeout_seconds: float = 1.5
 
     @property
     def tenants(self) -> tuple[str, ...]:
