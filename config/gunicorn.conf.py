@@ -45,6 +45,9 @@ header_map = "drop"
 
 # The ALB's idle timeout is 60 s: keep connections open longer so it never reuses a dead one.
 # (Applies to threaded/async workers; the default sync worker closes after each response.)
+# gunicorn 27's control socket (for `gunicornc`) lives in $HOME, which the image's non-root
+# user cannot write, and is shared by every instance on a machine; Portico does not use it.
+control_socket_disable = True
 keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "75"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 # On SIGTERM (ECS stops a task) workers stop accepting, finish the requests in flight for up
