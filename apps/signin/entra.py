@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import warnings
 from typing import Any
+from urllib.parse import urlencode
 
 import msal
 from django.http import HttpRequest
@@ -36,6 +37,9 @@ from config.env import DEV_WEB_CLIENT_ID
 logger = logging.getLogger(__name__)
 
 FLOW_KEY = "portico_signin_flow"
+# Set when the session's token came from signing in with Entra (not pasted): sign-out then
+# also ends the Entra session, or the next "Sign in" would pass silently as the same person.
+ENTRA_SESSION_KEY = "portico_signed_in_with_entra"
 
 
 class SignInError(Exception):
@@ -121,7 +125,16 @@ def sign_in_finish(request: HttpRequest) -> str:
         raise SignInError(f"The token for this API was refused: {exc.description}.") from exc
     except KeysUnavailable as exc:
         raise SignInError("Signing keys are unavailable right now; try again shortly.") from exc
+    request.session[ENTRA_SESSION_KEY] = True
     return str(pending.get("next") or "")
+
+
+def end_session_url(*, post_logout_redirect_uri: str) -> str:
+    """The authority's end-session endpoint, sending the browser back to ours afterwards
+    (Entra: the URI must be a registered redirect URI of the web client)."""
+    conf = portico_settings()
+    query = urlencode({"post_logout_redirect_uri": post_logout_redirect_uri})
+    return f"{conf.entra_authority_host}/{conf.entra_tenant_id}/oauth2/v2.0/logout?{query}"
 
 
 def _redeem(flow: dict[str, Any], response: dict[str, str]) -> dict[str, Any]:

@@ -16,7 +16,13 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from apps.entra_auth.exceptions import InvalidToken, KeysUnavailable
-from apps.signin.entra import SignInError, sign_in_finish, sign_in_start
+from apps.signin.entra import (
+    ENTRA_SESSION_KEY,
+    SignInError,
+    end_session_url,
+    sign_in_finish,
+    sign_in_start,
+)
 from apps.signin.forms import PasteTokenForm
 from apps.signin.session_tokens import session_sign_in
 
@@ -77,9 +83,15 @@ def entra_callback(request: HttpRequest) -> HttpResponse:
 @never_cache
 @require_POST
 def sign_out(request: HttpRequest) -> HttpResponse:
-    """Forget the session: its token, its admin login, everything (POST: CSRF-protected)."""
+    """Forget the session: its token, its admin login, everything (POST: CSRF-protected);
+    after an Entra sign-in, end the Entra session too and come back to ``next``."""
+    signed_in_with_entra = bool(request.session.get(ENTRA_SESSION_KEY))
     logout(request)
-    return HttpResponseRedirect(safe_next(request, request.POST.get("next")))
+    next_url = safe_next(request, request.POST.get("next"))
+    if signed_in_with_entra:
+        back = request.build_absolute_uri(next_url)
+        return HttpResponseRedirect(end_session_url(post_logout_redirect_uri=back))
+    return HttpResponseRedirect(next_url)
 
 
 def _failed(request: HttpRequest, error: SignInError) -> HttpResponse:

@@ -238,3 +238,34 @@ def test_a_local_session_is_not_honoured_once_password_login_is_off(
 
     settings.PORTICO = {**settings.PORTICO, "ADMIN_PASSWORD_LOGIN": False}
     assert client.get(reverse("admin:index")).status_code == HTTPStatus.FOUND
+
+
+def test_signing_out_after_an_entra_sign_in_ends_the_entra_session_too(client, dev_issuer):
+    sign_in(client)
+    response = client.post(reverse("signin:logout"), {"next": "/api/health"})
+    assert response.status_code == HTTPStatus.FOUND
+    location = urlsplit(response["Location"])
+    tenant = dev_issuer_tenant()
+    assert f"{location.scheme}://{location.netloc}{location.path}" == (
+        f"{AUTHORITY}/{tenant}/oauth2/v2.0/logout"
+    )
+    assert parse_qs(location.query)["post_logout_redirect_uri"] == [
+        "https://testserver/api/health"
+    ]
+    assert SESSION_KEY not in client.session
+    # The authority sends the browser back where it was going.
+    back = client.get(response["Location"])
+    assert back["Location"] == "https://testserver/api/health"
+
+
+def test_signing_out_a_pasted_token_stays_on_the_site(client, dev_issuer, token_factory):
+    client.post(reverse("signin:paste-token"), {"token": token_factory()})
+    assert SESSION_KEY in client.session
+    response = client.post(reverse("signin:logout"), {"next": "/api/health"})
+    assert response["Location"] == "/api/health"
+
+
+def dev_issuer_tenant() -> str:
+    from apps.core.conf import portico_settings
+
+    return portico_settings().entra_tenant_id
