@@ -249,9 +249,7 @@ def test_signing_out_after_an_entra_sign_in_ends_the_entra_session_too(client, d
     assert f"{location.scheme}://{location.netloc}{location.path}" == (
         f"{AUTHORITY}/{tenant}/oauth2/v2.0/logout"
     )
-    assert parse_qs(location.query)["post_logout_redirect_uri"] == [
-        "https://testserver/api/health"
-    ]
+    assert parse_qs(location.query)["post_logout_redirect_uri"] == ["https://testserver/api/health"]
     assert SESSION_KEY not in client.session
     # The authority sends the browser back where it was going.
     back = client.get(response["Location"])
