@@ -115,6 +115,11 @@ class DegradingRedisCache(RedisCache):
         # RedisCache._cache is a cached_property: this process's client takes its place.
         self.__dict__["_cache"] = _clients[location]
 
+    def redis_client(self) -> Any:
+        """This process's ``redis.Redis`` for the primary server, for what the cache API lacks
+        (pub/sub: ``apps/rbac/version_watch.py``); calls on it bypass the outage back-off."""
+        return self._cache.get_client(write=True)
+
     def _guard(self, call: Callable[[], T], fallback: T) -> T:
         """``call()``, or ``fallback`` during an outage (which an error starts)."""
         if self._outage.active():

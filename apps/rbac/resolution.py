@@ -1,12 +1,15 @@
 """Claims -> permissions, from an in-memory snapshot of the active rules.
 
 The snapshot is tagged with a version kept in the shared cache. Every change to a rule (admin,
-API, import) or to a targeted group's permissions sets a new version (``signals.py``), so each
-worker and container reloads on its next request. Warm cost: one cache read and dictionary
-look-ups proportional to the token's roles, groups and scopes; no database query.
+API, import) or to a targeted group's permissions sets a new version (``signals.py``) and
+publishes it; each process's watcher thread (``version_watch.py``) receives it, so each worker
+and container reloads on its next request. Warm cost: dictionary look-ups proportional to the
+token's roles, groups and scopes; no database query, and no network call while the watcher is
+healthy (otherwise one cache read, as without Redis).
 
-When the shared cache is unreachable, the process keeps its snapshot and reloads it from the
-database at most every ``DEGRADED_RELOAD_SECONDS``, so changes still arrive, a little later.
+When the shared cache is unreachable, the watcher is unhealthy and the process keeps its
+snapshot and reloads it from the database at most every ``DEGRADED_RELOAD_SECONDS``, so
+changes still arrive, a little later.
 When the database is unreachable at reload time, the process keeps serving its last snapshot
 and retries at most every ``DATABASE_RETRY_SECONDS``; only a process that never loaded the
 rules has to fail (503, through the API exception handler).
@@ -29,6 +32,7 @@ from apps.entra_auth.claims import Claims, TokenKind
 from apps.entra_auth.shared_cache import tolerant_cache
 from apps.rbac.groups import groups_for_matching
 from apps.rbac.models import MappingRule, SourceKind, TokenKinds
+from apps.rbac.version_watch import ProcessWatch
 
 logger = logging.getLogger(__name__)
 
@@ -171,6 +175,11 @@ def _is_current(snap: Snapshot, version: str | None) -> bool:
 
 
 def _shared_version() -> str | None:
+    """The version the watcher holds, without a network call; else read from the cache."""
+    return _watch.version() or _read_shared_version()
+
+
+def _read_shared_version() -> str | None:
     version = tolerant_cache.get(VERSION_KEY)
     if version is not None:
         return version
@@ -182,11 +191,16 @@ def _shared_version() -> str | None:
 def bump_version() -> None:
     """Make every process reload the rules on its next request."""
     global _snapshot
-    tolerant_cache.set(VERSION_KEY, uuid.uuid4().hex, None)
+    version = uuid.uuid4().hex
+    tolerant_cache.set(VERSION_KEY, version, None)
+    _watch.publish(version)  # after the set: a watcher that re-reads gets this one or newer
     # This process reloads at once, even when the shared cache is down; the old snapshot
     # stays as the fallback should the database fail during that reload.
     if _snapshot is not None:
         _snapshot = replace(_snapshot, version=None, loaded_at=float("-inf"))
+
+
+_watch = ProcessWatch(key=VERSION_KEY, read=_read_shared_version)
 
 
 def _load(version: str | None) -> Snapshot:

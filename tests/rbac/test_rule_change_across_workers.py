@@ -1,5 +1,10 @@
 """A rule change reaches every gunicorn worker through the version in Redis (issue 3).
 
+Each worker's watcher thread (``apps/rbac/version_watch.py``) is subscribed to the version's
+channel, so a change is seen with no Redis GET per request. Delivery is asynchronous, but the
+version is published before the admin's process returns and is applied by the worker within
+a millisecond, so answers are checked at once, without polling.
+
 gunicorn runs the production command with two sync workers sharing Redis, against a
 temporary SQLite database and the loopback fake Entra (served from this process). Rules are
 changed by a third process (``manage.py shell``, as an admin's container would): through
@@ -15,6 +20,7 @@ from __future__ import annotations
 
 import sqlite3
 import subprocess
+import time
 from collections.abc import Callable, Iterator
 from contextlib import closing
 from typing import TYPE_CHECKING, Any
@@ -90,6 +96,24 @@ print(rule.pk)
 BUMP_ONLY = "from apps.rbac.resolution import bump_version; bump_version()"
 
 
+def subscribed_watchers() -> int:
+    """Processes subscribed to the version's channel (the test process's watcher stopped)."""
+    from django.core.cache import cache
+
+    from apps.rbac import resolution
+    from apps.rbac.version_watch import channel_for
+
+    resolution._watch.reset()
+    client = cache.redis_client()
+    channel = channel_for(resolution.VERSION_KEY, client)
+    deadline = time.monotonic() + 3.0  # a stopped watcher leaves within a second
+    while (count := dict(client.pubsub_numsub(channel))[channel.encode()]) != 2:
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    return count
+
+
 def shared_version() -> str | None:
     """The mapping version in Redis, read from this process (same REDIS_URL and prefix)."""
     from django.core.cache import cache
@@ -104,6 +128,7 @@ def test_rule_changes_reach_both_workers_through_redis(
 ) -> None:
     token = delegated_token(module_entra, keys["k1"], roles=[ROLE])
     every_worker_answers(portico, token, nothing)  # both warm, no rule for the role yet
+    assert subscribed_watchers() == 2  # one per worker: they follow the version by pub/sub
     version = shared_version()
     assert version is not None
 
