@@ -210,6 +210,8 @@ PORTICO = {
     # Derived from the request's origin and the base path unless set.
     "ENTRA_SPA_REDIRECT_URI": env.text("ENTRA_SPA_REDIRECT_URI"),
     "ENTRA_SPA_POST_LOGOUT_REDIRECT_URI": env.text("ENTRA_SPA_POST_LOGOUT_REDIRECT_URI"),
+    # With Redis, each process sends its counter deltas this often (fleet-wide /api/metrics).
+    "METRICS_FLUSH_SECONDS": env.integer("PORTICO_METRICS_FLUSH_SECONDS", 5),
 }
 
 # --- HTTP, security ---------------------------------------------------------------------
@@ -327,6 +329,9 @@ LOGGING = {
     "loggers": {
         "django": {"handlers": [], "level": "INFO", "propagate": True},
         "django.server": {"handlers": [], "level": "INFO", "propagate": True},
+        # redis-py gives this logger an unfiltered stdout handler of its own unless it exists
+        # already (redis.utils._set_info_logger, on a pub/sub client): declare it here.
+        "push_response": {"handlers": [], "level": "INFO", "propagate": True},
     },
 }
 

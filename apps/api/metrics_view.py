@@ -1,4 +1,8 @@
-"""``/api/metrics``: the process's counters in Prometheus' text format, for scrapers only.
+"""``/api/metrics``: the fleet's counters in Prometheus' text format, for scrapers only.
+
+With Redis, the totals of every process (``apps.core.metrics_flush``); without it, or while
+it is down, the answering process's own, which the body (``portico_metrics_scope``) and the
+``Portico-Metrics-Scope`` header say, so that a scraper can tell a fallback from a reset.
 
 A scraper is a daemon with an app-only token whose app role a mapping rule maps to the
 permission ``core.view_metrics`` (apps/core/models.py); users get it the same way, through
@@ -14,11 +18,11 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from apps.api.permissions import require_permissions
-from apps.core import metrics
+from apps.core import metrics, metrics_flush
 
 
 class MetricsView(APIView):
-    """Prometheus exposition of ``apps.core.metrics``; requires ``core.view_metrics``."""
+    """Prometheus exposition of the counters; requires ``core.view_metrics``."""
 
     permission_classes = [require_permissions("core.view_metrics")]
 
@@ -30,6 +34,8 @@ class MetricsView(APIView):
         }
     )
     def get(self, request: Request) -> HttpResponse:
-        response = HttpResponse(metrics.render(), content_type=metrics.TEXT_FORMAT)
+        body, scope = metrics_flush.exposition()
+        response = HttpResponse(body, content_type=metrics.TEXT_FORMAT)
         response["Cache-Control"] = "no-store"
+        response["Portico-Metrics-Scope"] = scope
         return response

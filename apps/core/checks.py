@@ -76,6 +76,22 @@ def check_allowed_hosts(**_: object) -> list[CheckMessage]:
 
 
 @register()
+def check_metrics_flush_seconds(**_: object) -> list[CheckMessage]:
+    """core.E005: counter deltas must reach Redis often enough to matter, and not constantly."""
+    seconds = portico_settings().metrics_flush_seconds
+    if 1 <= seconds <= 300:
+        return []
+    return [
+        Error(
+            f"{variable_for('METRICS_FLUSH_SECONDS')} must be between 1 and 300 seconds; "
+            f"got {seconds}.",
+            hint=f"Unset {variable_for('METRICS_FLUSH_SECONDS')} (default 5) or pick 1-300.",
+            id="core.E005",
+        )
+    ]
+
+
+@register()
 def check_debug_in_prod(**_: object) -> list[CheckMessage]:
     """core.C001: DEBUG in prod shows settings and request data on error pages.
 

@@ -58,6 +58,8 @@ class PorticoSettings:
     user_cache_seconds: int = 60
     # /api/ready answers 503 when the database has not answered within this (apps/core/db_probe).
     ready_database_timeout_seconds: float = 1.5
+    # How often each process sends its counter deltas to Redis (apps/core/metrics_flush).
+    metrics_flush_seconds: int = 5
 
     @property
     def tenants(self) -> tuple[str, ...]:

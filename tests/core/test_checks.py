@@ -89,6 +89,12 @@ CASES = [
     ),
     pytest.param("core.E004", {"allowed_hosts": []}, "DJANGO_ALLOWED_HOSTS", id="core.E004-empty"),
     pytest.param(
+        "core.E005",
+        {"METRICS_FLUSH_SECONDS": 0},
+        "PORTICO_METRICS_FLUSH_SECONDS",
+        id="core.E005",
+    ),
+    pytest.param(
         "entra_auth.E001", {"ENTRA_TENANT_ID": "contoso"}, "ENTRA_TENANT_ID", id="entra_auth.E001"
     ),
     pytest.param(

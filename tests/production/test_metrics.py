@@ -16,6 +16,7 @@ from tests.conftest import bearer
 
 pytestmark = pytest.mark.django_db
 SCRAPER_ROLE = "Portico.Metrics.Read"
+IN_PROCESS_CACHE = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 
 class Delta:
@@ -113,7 +114,11 @@ def test_metrics_refuse_a_token_without_the_permission(client, token_factory, sc
         assert response.json()["required"] == ["core.view_metrics"]
 
 
-def test_metrics_are_prometheus_text_for_a_mapped_scraper(client, token_factory, scraper_rule):
+def test_metrics_are_prometheus_text_for_a_mapped_scraper(
+    client, token_factory, scraper_rule, settings
+):
+    # Without Redis the scrape shows this process (test_metrics_fleet.py: with Redis).
+    settings.CACHES = IN_PROCESS_CACHE
     scraper = token_factory(app=True, claims={"roles": [SCRAPER_ROLE]})
     client.get("/api/health")
     response = client.get("/api/metrics", **bearer(scraper))
@@ -126,6 +131,7 @@ def test_metrics_are_prometheus_text_for_a_mapped_scraper(client, token_factory,
     count = metrics.value("portico_http_requests_total", status_class="2xx") - 1
     assert f'portico_http_requests_total{{status_class="2xx"}} {count}' in body
     assert "portico_auth_total{" in body
+    assert 'portico_metrics_scope{scope="process"} 1' in body
 
 
 def test_label_values_are_escaped_in_the_exposition():
