@@ -20,8 +20,10 @@ import time
 import uuid
 from collections.abc import Callable
 from contextvars import ContextVar
+from functools import lru_cache
 from typing import Any
 
+from django.conf import settings
 from django.core.signals import request_finished
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
@@ -50,7 +52,12 @@ def request_id_of(request: HttpRequest) -> str:
 
 def oid_hash(tid: str, oid: str) -> str:
     """A keyed (``SECRET_KEY``) hash of the principal: stable across workers, not reversible."""
-    return salted_hmac("portico.request_log.oid", f"{tid}/{oid}").hexdigest()[:16]
+    return _oid_hash(settings.SECRET_KEY, tid, oid)
+
+
+@lru_cache(maxsize=4096)  # callers repeat; the HMAC (key derivation + two SHA-256) does not
+def _oid_hash(secret: str, tid: str, oid: str) -> str:
+    return salted_hmac("portico.request_log.oid", f"{tid}/{oid}", secret=secret).hexdigest()[:16]
 
 
 def request_fields(request: HttpRequest, response: HttpResponse, duration: float) -> dict:

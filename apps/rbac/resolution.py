@@ -22,7 +22,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from django.db import DatabaseError
 
@@ -87,6 +87,12 @@ class Snapshot:
     loaded_at: float
     rules: dict[tuple[str, str], CompiledRule]
     retry_after: float = float("-inf")  # monotonic time before which no reload is tried
+    # Grants already computed from these rules, by what they depend on (see _grant_key): a
+    # caller's repeated token costs one look-up. Goes with the snapshot when it is replaced.
+    grants: dict[tuple, Grant] = field(default_factory=dict, compare=False, repr=False)
+
+
+GRANTS_PER_SNAPSHOT = 4096
 
 
 _lock = threading.Lock()
@@ -102,14 +108,27 @@ def grant_for_claims(*, claims: Claims, simulated: bool = False) -> Grant:
     unaffected. ``simulated`` resolves without side effects (no overage counter, log or
     Microsoft Graph call), for the simulator.
     """
+    snapshot = current_snapshot()
+    admin_role = portico_settings().rbac_admin_role
+    if claims.groups_overage:  # counted, logged, maybe looked up in Graph: every time
+        return _grant(snapshot, claims, admin_role, simulated=simulated)
+    key = (claims.kind, claims.roles, claims.groups, claims.scopes, admin_role)
+    grant = snapshot.grants.get(key)
+    if grant is None:
+        if len(snapshot.grants) >= GRANTS_PER_SNAPSHOT:
+            snapshot.grants.clear()
+        grant = snapshot.grants[key] = _grant(snapshot, claims, admin_role, simulated=simulated)
+    return grant
+
+
+def _grant(snapshot: Snapshot, claims: Claims, admin_role: str, *, simulated: bool) -> Grant:
     rules = rules_matching(
-        snapshot=current_snapshot(),
+        snapshot=snapshot,
         kind=claims.kind,
         roles=claims.roles,
         groups=groups_for_matching(claims=claims, simulated=simulated),
         scopes=claims.scopes,
     )
-    admin_role = portico_settings().rbac_admin_role
     is_admin = bool(admin_role) and admin_role in claims.roles
     permissions = frozenset().union(*(rule.permissions for rule in rules))
     is_person = not claims.is_app

@@ -215,3 +215,20 @@ def test_j2_no_token_in_logs(client, token_factory, entra, caplog):
         for token in all_tokens:
             assert leaked(raw, token) == [], record.name
             assert leaked(formatted, token) == [], record.name
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "AUTHORIZATION: BEARER abcdefghijklmnopqrstuvwxyz012345",
+        "GET /cb?ACCESS_TOKEN=abc.def.ghi HTTP/1.1",
+        "Id_Token=secretvalue&x=1",
+        'payload {"a": 1} as eyJhbGciOiJSUzI1NiJ9',
+    ],
+)
+def test_the_fast_path_never_skips_text_a_pattern_would_redact(text):
+    from apps.core.logging import _PATTERNS, redact
+
+    assert any(pattern.search(text) for pattern in _PATTERNS)
+    assert redact(text) != text
+    assert "[redacted]" in redact(text)

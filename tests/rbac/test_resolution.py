@@ -633,3 +633,30 @@ def test_a_process_that_never_loaded_the_rules_answers_503_while_the_database_is
     assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
     assert response["Retry-After"] == "5"
     assert response.json()["code"] == "unavailable"
+
+
+def test_a_repeated_token_reuses_its_grant_until_the_rules_change(
+    client, token_factory, make_rule, committed, monkeypatch
+):
+    make_rule(SourceKind.APP_ROLE, "Orders.Read", perms=[VIEW])
+    computed = []
+    original = resolution.rules_matching
+    monkeypatch.setattr(
+        resolution, "rules_matching", lambda **kw: computed.append(1) or original(**kw)
+    )
+    token = token_factory(claims={"roles": ["Orders.Read"]})
+    for _ in range(3):
+        assert me(client, token)["permissions"] == [VIEW]
+    assert len(computed) == 1
+    make_rule(SourceKind.APP_ROLE, "Orders.Read.All", perms=[CHANGE])
+    same_roles_other_token = token_factory(claims={"roles": ["Orders.Read"]})
+    assert me(client, same_roles_other_token)["permissions"] == [VIEW]
+    assert len(computed) == 2  # a new snapshot: computed again
+
+
+def test_overage_tokens_are_resolved_every_time(client, token_factory):
+    counted = metrics.value("portico_groups_overage_total")
+    token = token_factory(claims={"hasgroups": True})
+    me(client, token)
+    me(client, token)
+    assert metrics.value("portico_groups_overage_total") == counted + 2
