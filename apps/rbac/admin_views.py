@@ -19,19 +19,14 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils.http import urlencode
 
-from apps.entra_auth.claims import TokenKind
 from apps.rbac.forms import ManifestForm, SimulationForm
 from apps.rbac.manifest import ManifestError, ManifestImportReport, mapping_import_manifest
 from apps.rbac.models import MappingRule, SourceKind, TokenKinds
-from apps.rbac.resolution import CompiledRule
+from apps.rbac.resolution import TOKEN_KINDS_REACHED, CompiledRule
 from apps.rbac.simulation import Simulation, SimulationInputError, mapping_simulate
 
 SIMULATE_PERMISSION = "rbac.simulate_mappingrule"
 _KIND_LABELS = dict(SourceKind.choices)
-_TOKEN_KINDS_FOR = {
-    TokenKind.DELEGATED: {TokenKinds.DELEGATED, TokenKinds.BOTH},
-    TokenKind.APP: {TokenKinds.APP, TokenKinds.BOTH},
-}
 
 
 def simulate_view(request: HttpRequest, model_admin: admin.ModelAdmin) -> HttpResponse:
@@ -128,7 +123,7 @@ def _unmatched_rows(simulation: Simulation) -> list[dict[str, str]]:
             reason = "no rule"
         elif not rule.is_active:
             reason = "its rule is inactive"
-        elif rule.token_kinds not in _TOKEN_KINDS_FOR[kind]:
+        elif kind not in TOKEN_KINDS_REACHED[TokenKinds(rule.token_kinds)]:
             reason = f"its rule applies to {rule.get_token_kinds_display().lower()}"
         else:  # changed a moment ago, after this process loaded its snapshot
             reason = "its rule changed just now: simulate again"

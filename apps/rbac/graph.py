@@ -14,12 +14,9 @@ the caller (``groups.py``) then applies no group rules: never a grant, never a 5
 
 from __future__ import annotations
 
-import http.client
 import json
 import threading
 import time
-import urllib.error
-import urllib.request
 from urllib.parse import quote, urlsplit
 
 from django.core.signals import setting_changed
@@ -29,6 +26,7 @@ from apps.core.conf import PorticoSettings, portico_settings
 from apps.core.lru import BoundedLRU
 from apps.entra_auth import client_credentials
 from apps.entra_auth.claims import Claims
+from apps.entra_auth.fetch import FetchError, fetch_document
 from apps.entra_auth.shared_cache import tolerant_cache
 from apps.entra_auth.validation import GUID
 
@@ -37,19 +35,12 @@ PAGE_MAX_BYTES = 2 * 1024 * 1024  # 999 ids of ~90 bytes each, with room to spar
 TIMEOUT_SECONDS = 10.0  # the whole lookup, all pages together
 RETRY_AFTER_FAILURE_SECONDS = 30.0  # per user, per process: an outage is not hammered
 CACHE_PREFIX = "rbac:graph-groups:v1:"
-_CHUNK_BYTES = 64 * 1024
 
 
 class GraphError(Exception):
     """The groups could not be resolved; the message says why (no token, no secret)."""
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: object, **kwargs: object) -> None:
-        return None  # a redirect is an error: the bearer token goes to the Graph host only
-
-
-_opener = urllib.request.build_opener(_NoRedirect)
 # (tid, oid) -> (expires at, monotonic clock; the groups, or None after a failure)
 _local: BoundedLRU[tuple[str, str], tuple[float, frozenset[str] | None]] = BoundedLRU(10_000)
 _stripes = tuple(threading.Lock() for _ in range(64))  # one lookup at a time per user
@@ -125,7 +116,8 @@ def transitive_groups(*, conf: PorticoSettings, oid: str, is_app: bool) -> froze
     """Every page of ``/transitiveMemberOf/microsoft.graph.group`` for one principal."""
     host = conf.entra_graph_host
     parts = urlsplit(host)
-    if parts.scheme != "https" and not (conf.env == "dev" and parts.scheme == "http"):
+    allow_http = conf.env == "dev"
+    if parts.scheme != "https" and not (allow_http and parts.scheme == "http"):
         raise GraphError(f"ENTRA_GRAPH_HOST must be https, got {host!r}")
     collection = "servicePrincipals" if is_app else "users"
     # An OData cast (/microsoft.graph.group) is an advanced query: Graph documents it as
@@ -141,7 +133,7 @@ def transitive_groups(*, conf: PorticoSettings, oid: str, is_app: bool) -> froze
     deadline = time.monotonic() + TIMEOUT_SECONDS
     groups: set[str] = set()
     for _ in range(MAX_PAGES):
-        page = _get_page(url, token=token, deadline=deadline)
+        page = _get_page(url, token=token, deadline=deadline, allow_http=allow_http)
         groups.update(_ids(page))
         url = _next_link(page, origin=(parts.scheme, parts.netloc))
         if url is None:
@@ -171,24 +163,22 @@ def _next_link(page: dict, *, origin: tuple[str, str]) -> str | None:
     return link
 
 
-def _get_page(url: str, *, token: str, deadline: float) -> dict:
-    headers = {
-        "Authorization": f"Bearer {token}",
-        "Accept": "application/json",
-        "ConsistencyLevel": "eventual",
-    }
-    request = urllib.request.Request(url, headers=headers)  # noqa: S310 (scheme checked)
+def _get_page(url: str, *, token: str, deadline: float, allow_http: bool) -> dict:
+    # fetch_document never follows a redirect: the bearer token goes to the Graph host only.
+    headers = {"Authorization": f"Bearer {token}", "ConsistencyLevel": "eventual"}
     try:
-        timeout = max(deadline - time.monotonic(), 0.001)
-        with _opener.open(request, timeout=timeout) as response:
-            body = _read_body(response, deadline=deadline)
-    except GraphError:
-        raise
-    except urllib.error.HTTPError as exc:
-        raise GraphError(f"Graph answered {exc.code}") from exc
-    # URLError, timeouts; HTTPException: a malformed status line or chunk.
-    except (OSError, ValueError, http.client.HTTPException) as exc:
-        raise GraphError(f"Graph unreachable: {type(exc).__name__}: {exc}") from exc
+        body = fetch_document(
+            url,
+            # The remaining time bounds this page's socket operations and body read alike.
+            timeout=max(deadline - time.monotonic(), 0.001),
+            max_bytes=PAGE_MAX_BYTES,
+            allow_http=allow_http,
+            headers=headers,
+        )
+    except FetchError as exc:
+        if exc.status is not None:
+            raise GraphError(f"Graph answered {exc.status}") from exc
+        raise GraphError(f"Graph unreachable: {exc}") from exc
     try:
         page = json.loads(body)
     except (ValueError, RecursionError) as exc:
@@ -196,22 +186,6 @@ def _get_page(url: str, *, token: str, deadline: float) -> dict:
     if not isinstance(page, dict):
         raise GraphError("Graph answered JSON that is not an object")
     return page
-
-
-def _read_body(response: http.client.HTTPResponse, *, deadline: float) -> bytes:
-    if response.status != 200:
-        raise GraphError(f"Graph answered {response.status}")
-    chunks: list[bytes] = []
-    size = 0
-    while size <= PAGE_MAX_BYTES:
-        if time.monotonic() > deadline:
-            raise GraphError(f"Graph took longer than {TIMEOUT_SECONDS} s")
-        chunk = response.read1(_CHUNK_BYTES)
-        if not chunk:
-            return b"".join(chunks)
-        chunks.append(chunk)
-        size += len(chunk)
-    raise GraphError(f"Graph answered a page larger than {PAGE_MAX_BYTES} bytes")
 
 
 def forget_all() -> None:

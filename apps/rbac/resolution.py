@@ -49,7 +49,8 @@ RBAC_ADMIN_PERMISSIONS = frozenset(
         "rbac.view_mappingaudit",
     }
 )
-_KINDS = {
+# The kinds of token a rule's ``token_kinds`` reaches.
+TOKEN_KINDS_REACHED = {
     TokenKinds.DELEGATED: frozenset({TokenKind.DELEGATED}),
     TokenKinds.APP: frozenset({TokenKind.APP}),
     TokenKinds.BOTH: frozenset({TokenKind.DELEGATED, TokenKind.APP}),
@@ -238,7 +239,7 @@ def _compile(rule: MappingRule) -> CompiledRule:
         source_kind=rule.source_kind,
         source_value=rule.source_value,
         label=rule.label,
-        token_kinds=_KINDS[TokenKinds(rule.token_kinds)],
+        token_kinds=TOKEN_KINDS_REACHED[TokenKinds(rule.token_kinds)],
         permissions=frozenset(
             f"{perm.content_type.app_label}.{perm.codename}" for perm in (*direct, *via_groups)
         ),

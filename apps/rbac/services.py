@@ -73,22 +73,17 @@ def mapping_save(
     rule.full_clean()
     if rule.pk is None or changed:
         rule.save()
-    _set_targets(rule.groups, groups)
-    _set_targets(rule.permissions, permissions)
+    # RelatedManager.set() diffs against the current rows: the same set writes nothing and
+    # sends no m2m_changed (so no version bump).
+    if groups is not None:
+        rule.groups.set(groups)
+    if permissions is not None:
+        rule.permissions.set(permissions)
     after = rule_document(rule)
     if before != after:
         action = MappingAudit.Action.CREATE if before is None else MappingAudit.Action.UPDATE
         audit_record(rule=rule, action=action, actor=actor, via=via, before=before, after=after)
     return rule
-
-
-def _set_targets(manager: Any, targets: Iterable[Any] | None) -> None:
-    """Replace a many-to-many target list, without a write when it is the same set."""
-    if targets is None:
-        return
-    wanted = set(targets)
-    if wanted != set(manager.all()):
-        manager.set(wanted)
 
 
 @transaction.atomic

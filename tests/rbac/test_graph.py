@@ -11,8 +11,6 @@ msal accepts https authorities only. Most tests replace the app-token acquirer b
 from __future__ import annotations
 
 import contextlib
-import datetime
-import ipaddress
 import json
 import logging
 import ssl
@@ -27,15 +25,12 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from django.core import checks
 from django.core.cache import cache
 
 from apps.core import metrics
 from apps.core.conf import portico_settings
+from apps.dev_issuer.tls import ensure_certificate
 from apps.entra_auth import client_credentials
 from apps.entra_auth.claims import Claims
 from apps.rbac import checks as rbac_checks
@@ -75,7 +70,8 @@ class FakeGraph:
     url: str = ""
     memberships: dict[str, list[str]] = field(default_factory=dict)
     page_size: int = 999
-    mode: str = "ok"  # ok | 403 | 500 | hang | garbage | not-a-list | foreign-next | endless
+    # ok | slow | 403 | 500 | hang | garbage | not-a-list | foreign-next | endless | redirect
+    mode: str = "ok"
     elsewhere: str = ""  # where foreign-next and redirect point
     expected_token: str = ""
     requests: list[tuple[str, str]] = field(default_factory=list)  # (path, Authorization)
@@ -122,6 +118,8 @@ class FakeGraph:
             return int(self.mode), b'{"error":{"code":"Authorization_RequestDenied"}}', {}
         if self.mode == "hang":
             time.sleep(2)
+        if self.mode == "slow":  # each page in time, but not all of them together
+            time.sleep(0.3)
         if self.mode == "garbage":
             return HTTPStatus.OK, b"<html>surprise</html>", {}
         if self.mode == "not-a-list":
@@ -209,46 +207,10 @@ def _authority_handler(state: FakeAuthority) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-def _self_signed(directory: Path) -> tuple[Path, Path]:
-    """A certificate for 127.0.0.1 that is its own CA: trusted by the tests, by no one else."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "portico-test-authority")])
-    now = datetime.datetime.now(datetime.UTC)
-    ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.IPv4Address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(ski, critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), critical=False
-        )
-        .sign(key, hashes.SHA256())
-    )
-    cert_file, key_file = directory / "authority.pem", directory / "authority.key"
-    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_file, key_file
-
-
 @pytest.fixture(scope="session")
 def _authority_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeAuthority]:
-    cert_file, key_file = _self_signed(tmp_path_factory.mktemp("authority"))
+    # The dev issuer's own certificate (localhost, 127.0.0.1): trusted by the tests only.
+    cert_file, key_file = ensure_certificate(tmp_path_factory.mktemp("authority"))
     state = FakeAuthority(ca_file=str(cert_file))
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert_file, key_file)
@@ -503,6 +465,15 @@ def test_an_oversized_page_is_a_failure(graph_on, tokens, monkeypatch):
     graph_on.memberships[f"users/{USER_OID}"] = OTHER_GROUPS
     with pytest.raises(graph.GraphError, match="larger than"):
         graph.graph_groups(claims=claims_for())
+
+
+def test_one_deadline_bounds_all_pages_together(graph_on, tokens, monkeypatch):
+    monkeypatch.setattr(graph, "TIMEOUT_SECONDS", 0.5)
+    graph_on.mode, graph_on.page_size = "slow", 1
+    graph_on.memberships[f"users/{USER_OID}"] = [*OTHER_GROUPS, GROUP_G]
+    with pytest.raises(graph.GraphError):
+        graph.graph_groups(claims=claims_for())
+    assert len(graph_on.requests) < len(OTHER_GROUPS) + 1
 
 
 def test_pages_are_bounded(graph_on, tokens):

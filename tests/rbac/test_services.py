@@ -27,13 +27,18 @@ def test_saving_a_rule_unchanged_writes_audits_and_bumps_nothing(
     perms = list(Permission.objects.filter(codename__startswith="view_")[:3])
     rule = _rule(perms)
     audits = MappingAudit.objects.count()
-    with django_capture_on_commit_callbacks() as callbacks:
+    with (
+        django_capture_on_commit_callbacks() as callbacks,
+        django_assert_max_num_queries(12) as captured,
+    ):
         services.mapping_save(
             rule=rule,
             data={"label": "Readers", "is_active": True},
             permissions=reversed(perms),
             via="test",
         )
+    writes = ("INSERT", "UPDATE", "DELETE")
+    assert not [q["sql"] for q in captured.captured_queries if q["sql"].startswith(writes)]
     assert callbacks == []  # no version bump scheduled: no worker reloads for nothing
     assert MappingAudit.objects.count() == audits
 
