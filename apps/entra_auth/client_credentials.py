@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives import serialization
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
-from apps.core.conf import portico_settings
+from apps.core.conf import PorticoSettings, portico_settings
 
 TIMEOUT_SECONDS = 5.0
 _MAX_ASSERTION_CHARS = 64 * 1024
@@ -88,6 +88,15 @@ def _pem_block(pem: bytes, label: bytes) -> bytes:
     if match is None:
         raise ValueError(f"no {label.decode()} block")
     return match.group(0)
+
+
+def has_client_credential(conf: PorticoSettings) -> bool:
+    """Whether any of the three credential variables is set (what the checks ask)."""
+    return bool(
+        conf.entra_client_assertion_file
+        or conf.entra_client_certificate_file
+        or conf.entra_client_secret
+    )
 
 
 def client_credential(*, client_secret: str, assertion_file: str, certificate_file: str) -> Any:

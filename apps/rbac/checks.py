@@ -7,18 +7,14 @@ from urllib.parse import urlsplit
 from django.core.checks import CheckMessage, Error, register
 
 from apps.core.conf import portico_settings, variable_for
+from apps.entra_auth.client_credentials import has_client_credential
 
 
 @register()
 def check_graph_credentials(**_: object) -> list[CheckMessage]:
     """rbac.E001: the Graph group lookup needs an app credential."""
     conf = portico_settings()
-    credential = (
-        conf.entra_client_secret
-        or conf.entra_client_assertion_file
-        or conf.entra_client_certificate_file
-    )
-    if not conf.rbac_graph_groups or credential:
+    if not conf.rbac_graph_groups or has_client_credential(conf):
         return []
     return [
         Error(

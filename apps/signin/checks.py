@@ -5,7 +5,11 @@ from __future__ import annotations
 from django.core.checks import CheckMessage, Error, Warning, register
 
 from apps.core.conf import PorticoSettings, portico_settings, variable_for
-from apps.entra_auth.client_credentials import ClientCredentialsError, certificate_credential
+from apps.entra_auth.client_credentials import (
+    ClientCredentialsError,
+    certificate_credential,
+    has_client_credential,
+)
 from apps.entra_auth.validation import GUID
 from apps.signin.entra import uses_dev_issuer
 
@@ -14,11 +18,7 @@ def entra_signin_configured(conf: PorticoSettings) -> bool:
     """Whether "Sign in with Microsoft Entra" has a client credential to redeem codes with."""
     if uses_dev_issuer(conf):
         return bool(conf.dev_web_client_secret)
-    return bool(
-        conf.entra_client_assertion_file
-        or conf.entra_client_certificate_file
-        or conf.entra_client_secret
-    )
+    return has_client_credential(conf)
 
 
 @register()

@@ -46,6 +46,7 @@ def test_e001_password_login_off_without_any_credential(conf):
     [
         {"ENTRA_CLIENT_SECRET": "s"},
         {"ENTRA_CLIENT_ASSERTION_FILE": "/var/run/secrets/azure/token"},
+        {"ENTRA_CLIENT_CERTIFICATE_FILE": "/etc/portico/client.pem"},
         {"ADMIN_PASSWORD_LOGIN": True},
     ],
 )

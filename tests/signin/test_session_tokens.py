@@ -15,6 +15,7 @@ from django.urls import reverse
 
 from apps.entra_auth.models import User
 from apps.entra_auth.runtime import token_validator
+from apps.entra_auth.validation import TokenValidator
 from apps.signin.session_tokens import SESSION_KEY
 from tests.conftest import BARE_CHALLENGE, USER_OID, bearer
 from tests.signin.conftest import csrf_client, csrf_token_of, paste
@@ -98,6 +99,27 @@ def test_no_credentials_at_all_is_still_401_with_the_bearer_challenge(client, en
     response = client.get("/api/me", **JSON)
     assert response.status_code == HTTPStatus.UNAUTHORIZED
     assert response["WWW-Authenticate"] == BARE_CHALLENGE
+
+
+def test_a_warm_session_request_reads_the_session_and_validates_once_from_the_cache(
+    client, token_factory, monkeypatch, django_assert_num_queries
+):
+    paste(client, token_factory())
+    assert client.get("/api/me", **JSON).status_code == HTTPStatus.OK
+    validated, verified = [], []
+    validate, uncached = TokenValidator.validate, TokenValidator._validate_uncached
+    monkeypatch.setattr(
+        TokenValidator, "validate", lambda self, t: validated.append(t) or validate(self, t)
+    )
+    monkeypatch.setattr(
+        TokenValidator,
+        "_validate_uncached",
+        lambda self, *a: verified.append(a) or uncached(self, *a),
+    )
+    with django_assert_num_queries(1):  # the session row; user and grant come from caches
+        assert client.get("/api/me", **JSON).status_code == HTTPStatus.OK
+    assert len(validated) == 1  # one validation per request
+    assert verified == []  # no signature check again: the bearer path's cache answers
 
 
 def test_an_expired_session_token_is_dropped_and_the_request_is_401(client, token_factory):
