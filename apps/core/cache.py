@@ -8,8 +8,8 @@ Two changes to ``django.core.cache.backends.redis.RedisCache``:
   pool re-creates its sockets after a fork).
 - A connection error or timeout opens a short back-off (``OPTIONS["DOWN_SECONDS"]``) during
   which no call touches the network: reads miss, writes do nothing, so requests do not each
-  wait for the socket timeout. One warning per ``OPTIONS["WARN_SECONDS"]`` is logged, not
-  one per request, and the first call after the back-off tries Redis again.
+  wait for the socket timeout. One warning a minute is logged, not one per request, and
+  the first call after the back-off tries Redis again.
 
 ``add`` and ``incr`` are the exception: their answer is a decision (a fleet-wide lock, a
 counter), and either answer would be a lie, so they raise :class:`CacheUnavailable` at once
@@ -26,6 +26,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any, TypeVar
 
+from django.core.cache import caches
 from django.core.cache.backends.base import DEFAULT_TIMEOUT
 from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -66,10 +67,10 @@ class SharedClientRedisCacheClient(RedisCacheClient):
 class Outage:
     """Whether the shared cache is in back-off; one per location, shared by all threads."""
 
-    def __init__(self, *, down_seconds: float, warn_seconds: float) -> None:
+    def __init__(self, *, down_seconds: float) -> None:
         self.down_seconds = down_seconds
         self._until = 0.0
-        self._warning = Throttle(warn_seconds)
+        self._warning = Throttle(60.0)
 
     def active(self) -> bool:
         return time.monotonic() < self._until
@@ -103,13 +104,10 @@ class DegradingRedisCache(RedisCache):
         options = dict(params.get("OPTIONS", {}))
         location = (*(server if isinstance(server, list) else [server]), repr(options))
         down = float(options.pop("DOWN_SECONDS", 5.0))
-        warn = float(options.pop("WARN_SECONDS", 60.0))
         super().__init__(server, {**params, "OPTIONS": options})
         self._class = SharedClientRedisCacheClient
         with _registry_lock:
-            self._outage = _outages.setdefault(
-                location, Outage(down_seconds=down, warn_seconds=warn)
-            )
+            self._outage = _outages.setdefault(location, Outage(down_seconds=down))
             if location not in _clients:
                 _clients[location] = self._class(self._servers, **self._options)
         # RedisCache._cache is a cached_property: this process's client takes its place.
@@ -191,3 +189,9 @@ class DegradingRedisCache(RedisCache):
         except CacheUnavailable:
             return value
         return self.get(key, value, version=version)  # another process may have won the add
+
+
+def redis_cache() -> DegradingRedisCache | None:
+    """The default cache when it is Redis, else ``None`` (locmem: nothing shared to reach)."""
+    default = caches["default"]
+    return default if isinstance(default, DegradingRedisCache) else None

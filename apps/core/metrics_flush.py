@@ -23,10 +23,10 @@ import time
 import uuid
 from typing import Any
 
-from django.core.cache import caches
 from redis.exceptions import RedisError
 
 from apps.core import metrics
+from apps.core.cache import redis_cache as shared_cache
 from apps.core.conf import portico_settings
 from apps.core.throttle import Throttle
 
@@ -48,12 +48,6 @@ _warning = Throttle(60.0)
 
 class FleetUnavailable(Exception):
     """Redis did not take the deltas or give the totals; the caller keeps to this process."""
-
-
-def shared_cache() -> Any | None:
-    """The default cache when it is Redis (``DegradingRedisCache``), else ``None``."""
-    cache = caches["default"]
-    return cache if hasattr(cache, "redis_client") else None
 
 
 def flush(registry: metrics.Registry, cache: Any) -> None:

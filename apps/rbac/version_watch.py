@@ -27,11 +27,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from django.core.cache import cache, caches
+from django.core.cache import cache
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
-from apps.core.cache import DegradingRedisCache
+from apps.core.cache import redis_cache
 from apps.core.throttle import Throttle
 
 logger = logging.getLogger(__name__)
@@ -225,8 +225,8 @@ def channel_for(key: str, client: Any) -> str:
 
 
 def _redis_client() -> Any:
-    default = caches["default"]
-    return default.redis_client() if isinstance(default, DegradingRedisCache) else None
+    default = redis_cache()
+    return None if default is None else default.redis_client()
 
 
 def _text(data: bytes | str) -> str:
