@@ -1,9 +1,9 @@
 """The SPA's runtime configuration: what one build needs to know about where it runs.
 
-Built per request from settings (the redirect URIs follow the request's origin), so one
-image and one SPA build serve dev, uat and prod. Only public values, by construction: the
-dataclasses below have no field that could carry a secret, and ``frontend_config.C001``
-refuses a configuration whose published values look like one.
+Built from settings once per request origin (the redirect URIs follow it) and rebuilt when
+``PORTICO`` changes, so one image and one SPA build serve dev, uat and prod. Only public
+values, by construction: the dataclasses below have no field that could carry a secret, and
+``frontend_config.C001`` refuses a configuration whose published values look like one.
 """
 
 from __future__ import annotations
@@ -11,9 +11,12 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import asdict, dataclass
+from functools import cached_property, lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.http import HttpRequest
 
 from apps.core.conf import portico_settings
@@ -59,6 +62,11 @@ class RuntimeConfig:
         return _camel(asdict(self))
 
     def as_json(self) -> str:
+        return self._json
+
+    @cached_property
+    def _json(self) -> str:
+        # Serialised once per instance: instances are cached per origin (runtime_config).
         return json.dumps(self.as_document(), separators=(",", ":"), sort_keys=True)
 
 
@@ -86,6 +94,8 @@ def request_origin(request: HttpRequest) -> str:
     return f"{request.scheme}://{request.get_host()}"
 
 
+# A few origins per deployment (Host is checked against ALLOWED_HOSTS); maxsize bounds the rest.
+@lru_cache(maxsize=16)
 def runtime_config(*, origin: str) -> RuntimeConfig:
     """The configuration for a page served from ``origin``."""
     conf = portico_settings()
@@ -111,3 +121,9 @@ def runtime_config(*, origin: str) -> RuntimeConfig:
 
 def runtime_config_for(request: HttpRequest) -> RuntimeConfig:
     return runtime_config(origin=request_origin(request))
+
+
+@receiver(setting_changed)
+def _reload(*, setting: str, **_: object) -> None:
+    if setting == "PORTICO":
+        runtime_config.cache_clear()

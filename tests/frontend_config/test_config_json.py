@@ -83,6 +83,9 @@ def test_redirect_uris_follow_the_requests_origin_and_base_path(client, configur
     auth = client.get("/config.json", secure=True, HTTP_HOST="127.0.0.1:8443").json()["auth"]
     assert auth["redirectUri"] == "https://127.0.0.1:8443/ui/"
     assert auth["postLogoutRedirectUri"] == "https://127.0.0.1:8443/ui/"
+    # Each origin its own, though the configuration is kept per process.
+    auth = client.get("/config.json", HTTP_HOST="localhost:8000").json()["auth"]
+    assert auth["redirectUri"] == "http://localhost:8000/ui/"
 
 
 @pytest.mark.parametrize(

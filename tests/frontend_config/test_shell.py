@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 from http import HTTPStatus
+from pathlib import Path
 
 import pytest
 
@@ -164,6 +165,21 @@ def test_a_rebuilt_index_is_picked_up_without_a_restart(client, dist):
     index = dist / "index.html"
     index.write_text(index.read_text().replace("<title>Portico", "<title>v2-marker"))
     assert "v2-marker" in client.get("/").content.decode()
+
+
+def test_the_index_is_read_from_disk_once_not_per_request(client, dist, monkeypatch):
+    reads = []
+    read_text = Path.read_text
+
+    def counted(path: Path, *args, **kwargs) -> str:
+        if path.name == "index.html":
+            reads.append(path)
+        return read_text(path, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "read_text", counted)
+    for route in ("/", "/projects", "/me"):
+        assert_is_shell(client.get(route))
+    assert reads == [dist / "index.html"]
 
 
 @pytest.mark.parametrize("debug", [False, True], ids=["scanned", "autorefresh"])
