@@ -200,6 +200,7 @@ def test_a_watcher_that_loses_redis_falls_back_to_gets_and_recovers(
     assert resolution._shared_version() == cache.get(VERSION_KEY)
     assert request_gets.gets == 0
     watch.stop()
+    relay.cut()  # closes its Redis side too: no subscriber outlives the test
 
 
 @needs_redis
