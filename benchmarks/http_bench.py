@@ -22,7 +22,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -230,20 +230,24 @@ def portico_server(
     args: argparse.Namespace,
     *,
     database_url: str,
+    redis_url: str | None,
     log_path: Path,
+    settings: Mapping[str, str] | None = None,
     before_start: Callable[[dict[str, str]], object] = lambda env: None,
 ) -> Iterator[Served]:
-    """Portico migrated, ``before_start(env)`` run (e.g. a data writer), then gunicorn with
-    ``--workers`` and ``--access-log``, healthy; stopped with its workers on leaving."""
+    """Portico (``settings`` added to its environment) migrated, ``before_start(env)`` run
+    (e.g. a data writer), then gunicorn with ``--workers`` and ``--access-log``, healthy;
+    stopped with its workers on leaving."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = server_env(
         entra,
         port=port,
         database_url=database_url,
-        redis_url=args.redis_url,
+        redis_url=redis_url,
         workers=args.workers,
     )
+    env.update(settings or {})
     migrate(env)
     before_start(env)
     env["GUNICORN_ACCESSLOG"] = args.access_log
@@ -265,7 +269,11 @@ def run(args: argparse.Namespace, workdir: Path) -> bool:
     with (
         FakeEntra(SigningKey()).serve() as entra,
         portico_server(
-            entra, args, database_url=database_url, log_path=workdir / "gunicorn.log"
+            entra,
+            args,
+            database_url=database_url,
+            redis_url=args.redis_url,
+            log_path=workdir / "gunicorn.log",
         ) as served,
     ):
         print(
@@ -324,14 +332,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def in_workdir(
-    run_it: Callable[[argparse.Namespace, Path], bool], args: argparse.Namespace, prefix: str
+    run_it: Callable[[argparse.Namespace, Path], bool],
+    args: argparse.Namespace,
+    prefix: str,
+    failures: tuple[type[Exception], ...] = (),
 ) -> int:
     """``run_it`` in a temporary directory: exit status 0 when the target is met, 1 when
-    not, 2 (with the reason) when the benchmark could not run."""
+    not, 2 (with the reason) when the benchmark could not run (``failures`` also say so)."""
     with tempfile.TemporaryDirectory(prefix=prefix) as workdir:
         try:
             return 0 if run_it(args, Path(workdir)) else 1
-        except (RuntimeError, OSError, subprocess.SubprocessError, ValueError) as exc:
+        except (RuntimeError, OSError, subprocess.SubprocessError, ValueError, *failures) as exc:
             print(f"benchmark failed: {exc}", file=sys.stderr)
             return 2
 

@@ -32,7 +32,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -44,10 +43,20 @@ import psycopg
 import redis
 
 from benchmarks.fake_entra import SPA_CLIENT_ID, FakeEntra, SigningKey
-from benchmarks.http_bench import Run, measure, print_table, summary, wrk
+from benchmarks.http_bench import (
+    OTHERS_WARNING,
+    Run,
+    Served,
+    in_workdir,
+    measure,
+    portico_server,
+    print_table,
+    summary,
+    wrk,
+)
 from benchmarks.rbac_bench import set_rules
 from benchmarks.rbac_rules import Layout, layout, save_layout
-from benchmarks.server import free_port, gunicorn, migrate, server_env, wait_for_health
+from benchmarks.server import free_port
 
 LUA = Path(__file__).with_name("load.lua")
 TOKEN_VARIABLE = "PORTICO_LOAD_TOKEN"  # noqa: S105 - a variable name, read by load.lua
@@ -248,7 +257,7 @@ def report(rounds: list[dict[str, Run]], args: argparse.Namespace) -> bool:
         ratio = medians["asset"].wrk.requests_per_second / medians["health"].wrk.requests_per_second
         print(f"{'asset / health, req/s':<32} = {ratio:6.1%} (no target)")
     others = max((r.others_share or 0.0) for v in rows.values() for r in v)
-    if others > 0.10:
+    if others > OTHERS_WARNING:
         print(f"WARNING: other processes used up to {others:.0%} of the machine: figures noisy.")
     return met
 
@@ -260,77 +269,70 @@ def run(args: argparse.Namespace, workdir: Path) -> bool:
     save_layout(spec, rules)
     private_redis = PrivateRedis(args.redis_db)
     private_redis.start()
+    active: list[int] = []  # the rule writer's count, for the heading
     try:
         with (
             throwaway_database(args.postgres_url) as database_url,
             FakeEntra(SigningKey()).serve() as entra,
-        ):
-            port = free_port()
-            env = server_env(
+            portico_server(
                 entra,
-                port=port,
+                args,
                 database_url=database_url,
                 redis_url=private_redis.url,
-                workers=args.workers,
-            )
-            env.update(production_like(args))
-            migrate(env)
-            active, _ = set_rules(env, spec, "create")
-            return serve_and_measure(env, port, entra, rules, private_redis, args, workdir, active)
+                log_path=workdir / "gunicorn.log",
+                settings=production_like(),
+                before_start=lambda env: active.append(set_rules(env, spec, "create")[0]),
+            ) as served,
+        ):
+            return serve_and_measure(served, entra, rules, private_redis, args, active[0])
     finally:
         private_redis.stop()
 
 
-def production_like(args: argparse.Namespace) -> dict[str, str]:
+def production_like() -> dict[str, str]:
     """What ``server_env`` leaves at dev values: the uat settings of a task definition."""
     return {
         "PORTICO_ENV": "uat",
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
         "ENTRA_SPA_CLIENT_ID": SPA_CLIENT_ID,
         "ENTRA_CLIENT_SECRET": f"load-benchmark-only-{secrets.token_urlsafe(24)}",
-        "GUNICORN_ACCESSLOG": args.access_log,
     }
 
 
 def serve_and_measure(
-    env: dict[str, str],
-    port: int,
+    served: Served,
     entra: FakeEntra,
     rules: Layout,
     private_redis: PrivateRedis,
     args: argparse.Namespace,
-    workdir: Path,
     active: int,
 ) -> bool:
-    base = f"http://127.0.0.1:{port}"
-    log_path = workdir / "gunicorn.log"
-    with gunicorn(env, log_path) as process:
-        wait_for_health(base, process, log_path)
-        lifetime = 3600 + args.rounds * 8 * (args.duration + args.warmup)
-        token = entra.token(
-            roles=rules.roles, group_ids=rules.groups, scopes=rules.scopes, lifetime=lifetime
-        )
-        check_me(base, token, rules.matching())
-        server = Server(base, process.pid, token, rules, private_redis)
-        targets = [
-            Target("health", "GET /api/health", "/api/health"),
-            *spa_targets(base),
-            Target("me", "GET /api/me", "/api/me", token=True),
-        ]
-        print(
-            f"gunicorn {args.workers} workers (PORTICO_ENV=uat) on {base}; PostgreSQL "
-            f"(throwaway database); private redis-server :{private_redis.port} db "
-            f"{args.redis_db}; {active} active rules ({rules.matching()} match the token); "
-            f"wrk -t{args.threads} -c{args.connections} -d{args.duration}s --latency "
-            f"-s benchmarks/load.lua; {args.rounds} round(s); machine: {machine()}"
-        )
-        rounds = []
-        for number in range(args.rounds):
-            rounds.append(one_round(server, targets, args))
-            if args.rounds > 1:
-                print(f"\nround {number + 1}:")
-                print_table(list(rounds[-1].values()))
-        return report(rounds, args)
+    base = served.base
+    lifetime = 3600 + args.rounds * 8 * (args.duration + args.warmup)
+    token = entra.token(
+        roles=rules.roles, group_ids=rules.groups, scopes=rules.scopes, lifetime=lifetime
+    )
+    check_me(base, token, rules.matching())
+    server = Server(base, served.master, token, rules, private_redis)
+    targets = [
+        Target("health", "GET /api/health", "/api/health"),
+        *spa_targets(base),
+        Target("me", "GET /api/me", "/api/me", token=True),
+    ]
+    print(
+        f"gunicorn {args.workers} workers (PORTICO_ENV=uat) on {base}; PostgreSQL "
+        f"(throwaway database); private redis-server :{private_redis.port} db "
+        f"{args.redis_db}; {active} active rules ({rules.matching()} match the token); "
+        f"wrk -t{args.threads} -c{args.connections} -d{args.duration}s --latency "
+        f"-s benchmarks/load.lua; {args.rounds} round(s); machine: {machine()}"
+    )
+    rounds = []
+    for number in range(args.rounds):
+        rounds.append(one_round(server, targets, args))
+        if args.rounds > 1:
+            print(f"\nround {number + 1}:")
+            print_table(list(rounds[-1].values()))
+    return report(rounds, args)
 
 
 def machine() -> str:
@@ -376,12 +378,7 @@ def main(argv: list[str] | None = None) -> int:
         if shutil.which(tool) is None:
             print(f"{tool} is not installed (Debian: apt-get install {tool})", file=sys.stderr)
             return 2
-    with tempfile.TemporaryDirectory(prefix="portico-load-") as workdir:
-        try:
-            return 0 if run(args, Path(workdir)) else 1
-        except (RuntimeError, subprocess.SubprocessError, ValueError, psycopg.Error) as exc:
-            print(f"benchmark failed: {exc}", file=sys.stderr)
-            return 2
+    return in_workdir(run, args, "portico-load-", failures=(psycopg.Error,))
 
 
 if __name__ == "__main__":

@@ -237,6 +237,7 @@ def run(args: argparse.Namespace, workdir: Path) -> bool:
             entra,
             args,
             database_url=database_url,
+            redis_url=args.redis_url,
             log_path=workdir / "gunicorn.log",
             before_start=lambda env: set_rules(env, spec, "create"),
         ) as served:

@@ -50,6 +50,7 @@ def start(
             entra,
             args,
             database_url=f"sqlite:///{workdir / f'{name}.sqlite3'}",
+            redis_url=args.redis_url,
             log_path=workdir / f"{name}.log",
             before_start=lambda env: set_rules(env, shared.spec, "create"),
         )

@@ -15,7 +15,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -76,13 +76,22 @@ def migrate(env: dict[str, str]) -> None:
 
 
 @contextmanager
-def gunicorn(env: dict[str, str], log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """gunicorn with the production command line; always stopped, workers included."""
-    command = [str(VENV_BIN / "gunicorn"), "-c", "config/gunicorn.conf.py"]
+def gunicorn(
+    env: dict[str, str],
+    log_path: Path,
+    *,
+    command: Sequence[str] = (
+        str(VENV_BIN / "gunicorn"),
+        *("-c", "config/gunicorn.conf.py", "config.wsgi:application"),
+    ),
+    cwd: Path = ROOT,
+) -> Iterator[subprocess.Popen[bytes]]:
+    """gunicorn with the production command line (or ``command`` run in ``cwd``, e.g. the
+    image's CMD in a built tree); always stopped, workers included."""
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [*command, "config.wsgi:application"],
-            cwd=ROOT,
+            list(command),
+            cwd=cwd,
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -116,14 +125,21 @@ def get(url: str, token: str | None = None) -> tuple[int, bytes]:
         return error.code, error.read()
 
 
-def wait_for_health(base: str, process: subprocess.Popen[bytes], log_path: Path) -> None:
-    """Until ``/api/health`` answers 200; fails fast, with gunicorn's log, if it died."""
+def wait_for_health(
+    base: str,
+    process: subprocess.Popen[bytes],
+    log_path: Path,
+    health: Callable[[], int] | None = None,
+) -> None:
+    """Until ``/api/health`` answers 200 (``health()`` is its status when given, e.g. asked
+    with a load balancer's headers); fails fast, with gunicorn's log, if it died."""
+    status = health or (lambda: get(f"{base}/api/health")[0])
     deadline = time.monotonic() + START_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"gunicorn exited ({process.returncode}):\n{tail(log_path)}")
         try:
-            if get(f"{base}/api/health")[0] == 200:
+            if status() == 200:
                 return
         except OSError:
             pass

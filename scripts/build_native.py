@@ -36,19 +36,16 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 
 from benchmarks.fake_entra import API_CLIENT_ID, SPA_CLIENT_ID, FakeEntra, SigningKey
 from benchmarks.load import asset_paths
-from benchmarks.server import free_port, server_env, stop, tail
+from benchmarks.server import free_port, gunicorn, server_env, tail, wait_for_health
 
 ROOT = Path(__file__).resolve().parent.parent
 APP_HOST = "app-native.internal.example.com"  # what the ALB would send as Host
 STEP_TIMEOUT_SECONDS = 300
-START_TIMEOUT_SECONDS = 30.0
 
 
 class BuildError(RuntimeError):
@@ -178,27 +175,6 @@ def served_env(
 
 
 # --- 6. serve and probe -----------------------------------------------------------------
-@contextmanager
-def gunicorn(
-    app: Path, venv: Path, env: dict[str, str], log: Path
-) -> Iterator[subprocess.Popen[bytes]]:
-    """The image's CMD, from the built tree; always stopped (workers included)."""
-    command = image_cmd()
-    with log.open("wb") as output:
-        process = subprocess.Popen(  # noqa: S603 - the Dockerfile's CMD, no shell
-            [str(venv / "bin" / command[0]), *command[1:]],
-            cwd=app,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        try:
-            yield process
-        finally:
-            stop(process)
-
-
 def dockerfile_instruction(name: str) -> list[str]:
     """The exec-form arguments of the runtime stage's ``CMD`` or ``HEALTHCHECK ... CMD``."""
     text = (ROOT / "Dockerfile").read_text().replace("\\\n", " ")
@@ -206,10 +182,6 @@ def dockerfile_instruction(name: str) -> list[str]:
     if not lines:
         raise BuildError(f"Dockerfile has no {name}")
     return json.loads(lines[-1].split("CMD", 1)[1])
-
-
-def image_cmd() -> list[str]:
-    return dockerfile_instruction("CMD")
 
 
 def request(port: int, path: str) -> tuple[int, dict[str, str], bytes]:
@@ -221,20 +193,6 @@ def request(port: int, path: str) -> tuple[int, dict[str, str], bytes]:
         return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
     finally:
         connection.close()
-
-
-def wait_until_serving(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise BuildError(f"gunicorn exited ({process.returncode}):\n{tail(log)}")
-        try:
-            if request(port, "/api/health")[0] == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise BuildError(f"/api/health did not answer in {START_TIMEOUT_SECONDS:g} s:\n{tail(log)}")
 
 
 def expect(port: int, path: str, content_type: str) -> tuple[dict[str, str], bytes]:
@@ -292,9 +250,14 @@ def build_and_probe(workdir: Path, database_url: str | None, redis_url: str | No
             port=port,
         )
         run("migrate", [python, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=app, env=env)
-        log = workdir / "gunicorn.log"
-        with gunicorn(app, venv, env, log) as process:
-            wait_until_serving(port, process, log)
+        log, base = workdir / "gunicorn.log", f"http://127.0.0.1:{port}"
+        cmd = dockerfile_instruction("CMD")  # the image's CMD, run from the built tree
+        command = [str(venv / "bin" / cmd[0]), *cmd[1:]]
+        with gunicorn(env, log, command=command, cwd=app) as process:
+            try:
+                wait_for_health(base, process, log, lambda: request(port, "/api/health")[0])
+            except RuntimeError as exc:
+                raise BuildError(str(exc)) from None
             try:
                 probe(port, venv, has_spa)
             except BuildError as exc:

@@ -30,6 +30,7 @@ from typing import Any
 import pytest
 
 from benchmarks.server import free_port, gunicorn, migrate, wait_for_health
+from benchmarks.server import server_env as benchmark_env
 from tests.conftest import (
     API_CLIENT_ID,
     SPA_CLIENT_ID,
@@ -201,23 +202,22 @@ def two_workers(fake_entra: FakeEntra, workdir: Path, **env: str) -> Iterator[Po
     """gunicorn as production starts it, two sync workers sharing ``REDIS_URL``, a migrated
     SQLite database of its own and Portico trusting ``fake_entra``; ``env`` added."""
     port = free_port()
-    server_env = {
-        **os.environ,
-        "PORTICO_BIND": f"127.0.0.1:{port}",
-        "WEB_CONCURRENCY": "2",
-        "PORTICO_ENV": "dev",
-        "PORTICO_DEV_ISSUER": "0",
-        "DJANGO_DEBUG": "0",
-        "ENTRA_TENANT_ID": TENANT,
-        "ENTRA_API_CLIENT_ID": API_CLIENT_ID,
-        "ENTRA_AUTHORITY_HOST": fake_entra.authority,
-        "ENTRA_ALLOW_INSECURE_AUTHORITY": "1",
-        "DATABASE_URL": f"sqlite:///{workdir / DATABASE}",
-        "GUNICORN_ACCESSLOG": str(workdir / ACCESS_LOG),
-        "GUNICORN_CMD_ARGS": f"--access-logformat {shlex.quote(ACCESS_LOG_FORMAT)}",
+    # The benchmarks' environment (only ``fake_entra.authority`` is read), for the tests'
+    # tenant and API; the caller's DJANGO_SETTINGS_MODULE and PORTICO_*/ENTRA_* left out.
+    server_env = benchmark_env(
+        fake_entra,
+        port=port,
+        database_url=f"sqlite:///{workdir / DATABASE}",
+        redis_url=os.environ.get("REDIS_URL"),
+        workers=2,
+    )
+    server_env.update(
+        ENTRA_TENANT_ID=TENANT,
+        ENTRA_API_CLIENT_ID=API_CLIENT_ID,
+        GUNICORN_ACCESSLOG=str(workdir / ACCESS_LOG),
+        GUNICORN_CMD_ARGS=f"--access-logformat {shlex.quote(ACCESS_LOG_FORMAT)}",
         **env,
-    }
-    server_env.pop("DJANGO_SETTINGS_MODULE", None)
+    )
     migrate(server_env)
     _forget_shared_state()
     log = workdir / "gunicorn.out"

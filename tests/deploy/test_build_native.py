@@ -3,9 +3,7 @@ instructions it runs. (The build itself runs in .ci/run: it needs pip and npm.)"
 
 from __future__ import annotations
 
-import threading
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path, PurePosixPath
 
 import pytest
@@ -18,6 +16,7 @@ from scripts.build_native import (
     is_ignored,
     probe,
 )
+from tests.servers import JsonHandler, loopback
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -102,39 +101,28 @@ def test_the_script_runs_the_dockerfiles_own_command_and_health_check() -> None:
     assert "127.0.0.1:8000/api/health" in health[2]
 
 
-class _Answers(BaseHTTPRequestHandler):
+class _Answers(JsonHandler):
     """A stand-in server: ``/api/ready`` answers ``ready``; every other path 404."""
 
     ready = (HTTPStatus.SERVICE_UNAVAILABLE, b'{"status": "not_ready"}')
 
     def do_GET(self) -> None:
-        status, body = self.ready if self.path == "/api/ready" else (HTTPStatus.NOT_FOUND, b"")
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        """Quiet."""
+        self.send_json(*(self.ready if self.path == "/api/ready" else (HTTPStatus.NOT_FOUND, b"")))
 
 
 @pytest.fixture
 def stand_in():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Answers)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
+    """The stand-in's port."""
+    with loopback(_Answers) as url:
+        yield int(url.rsplit(":", 1)[1])
 
 
 def test_a_failing_readiness_probe_fails_the_build(stand_in, tmp_path) -> None:
     with pytest.raises(BuildError, match=r"/api/ready: 503"):
-        probe(stand_in.server_address[1], tmp_path, has_spa=False)
+        probe(stand_in, tmp_path, has_spa=False)
 
 
 def test_a_ready_answer_that_is_not_ready_fails_the_build(stand_in, tmp_path, monkeypatch) -> None:
     monkeypatch.setattr(_Answers, "ready", (HTTPStatus.OK, b'{"status": "degraded"}'))
     with pytest.raises(BuildError, match="/api/ready"):
-        probe(stand_in.server_address[1], tmp_path, has_spa=False)
+        probe(stand_in, tmp_path, has_spa=False)
