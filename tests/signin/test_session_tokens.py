@@ -102,7 +102,7 @@ def test_no_credentials_at_all_is_still_401_with_the_bearer_challenge(client, en
 
 
 def test_a_warm_session_request_reads_the_session_and_validates_once_from_the_cache(
-    client, token_factory, monkeypatch, django_assert_num_queries
+    client, token_factory, monkeypatch, django_assert_max_num_queries
 ):
     paste(client, token_factory())
     assert client.get("/api/me", **JSON).status_code == HTTPStatus.OK
@@ -116,7 +116,9 @@ def test_a_warm_session_request_reads_the_session_and_validates_once_from_the_ca
         "_validate_uncached",
         lambda self, *a: verified.append(a) or uncached(self, *a),
     )
-    with django_assert_num_queries(1):  # the session row; user and grant come from caches
+    # At most the session row (none when sessions are cached_db with Redis, as in CI's first
+    # run); user and grant come from in-process caches.
+    with django_assert_max_num_queries(1):
         assert client.get("/api/me", **JSON).status_code == HTTPStatus.OK
     assert len(validated) == 1  # one validation per request
     assert verified == []  # no signature check again: the bearer path's cache answers
